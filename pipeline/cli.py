@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import sys
+from datetime import date
+
 import click
 
 
@@ -9,6 +12,82 @@ import click
 @click.version_option(package_name="liveclass")
 def main() -> None:
     """liveclass: reporting pipeline for the 直播云 live-classroom openAPI."""
+
+
+def _parse_day(ctx, param, value):
+    if value is None:
+        return None
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        raise click.BadParameter(f"{value!r} is not a date YYYY-MM-DD") from None
+
+
+@main.command()
+@click.option("--start", callback=_parse_day, help="First day YYYY-MM-DD (default: 7 complete days ago).")
+@click.option("--end", callback=_parse_day, help="Last day YYYY-MM-DD (default: yesterday, Asia/Shanghai).")
+def run(start: date | None, end: date | None) -> None:
+    """Extract the window's days, build the lake, publish the warehouse.
+
+    Uses LIVECLASS_BASE_URL / LIVECLASS_APP_ID / LIVECLASS_SECRET, or the
+    embedded sandbox when LIVECLASS_BASE_URL is not set.
+    """
+    from pipeline.main_job import ConfigError, run_main_job
+
+    try:
+        summary = run_main_job(start, end, echo=click.echo)
+    except ConfigError as exc:
+        click.echo(f"liveclass: {exc}", err=True)
+        sys.exit(2)
+    if summary.warehouse is not None:
+        click.echo("")
+        click.echo(f"Warehouse: {summary.warehouse}")
+        for mart, rows in summary.mart_rows.items():
+            click.echo(f"  {mart:<28} {rows:>8} rows")
+        click.echo("Try:  liveclass query \"SELECT lesson_date, lessons, attendance_rate FROM mart_daily_overview "
+                   "ORDER BY lesson_date\"")
+    failed = [d.day for d in summary.days if not d.success]
+    if failed:
+        click.echo(f"liveclass: {len(failed)} day(s) failed: {', '.join(failed)}; their previous data is kept. "
+                   "Re-run them with --start/--end.", err=True)
+    if not summary.success:
+        sys.exit(1)
+
+
+@main.command()
+@click.argument("sql")
+@click.option("--format", "fmt", type=click.Choice(["table", "csv", "json"]), default="table", show_default=True)
+@click.option("--warehouse", "path", envvar="LIVECLASS_WAREHOUSE", default=None,
+              help="Warehouse file (default: $LIVECLASS_DATA_DIR/warehouse.duckdb).")
+def query(sql: str, fmt: str, path: str | None) -> None:
+    """Run read-only SQL against the published warehouse."""
+    import os
+    from pathlib import Path
+
+    import duckdb
+
+    from warehouse.build import connect_readonly
+
+    wh = Path(path) if path else Path(os.environ.get("LIVECLASS_DATA_DIR", "data")) / "warehouse.duckdb"
+    if not wh.exists():
+        click.echo(f"liveclass: no warehouse at {wh}; run `liveclass run` first.", err=True)
+        sys.exit(2)
+    con = connect_readonly(wh)
+    try:
+        rel = con.sql(sql)
+        if rel is None:
+            return
+        if fmt == "table":
+            rel.show(max_rows=200, max_width=200)
+        else:
+            df = rel.df()
+            click.echo(df.to_csv(index=False) if fmt == "csv" else df.to_json(orient="records", force_ascii=False,
+                                                                              date_format="iso"))
+    except duckdb.Error as exc:
+        click.echo(f"liveclass: {str(exc).splitlines()[0]}", err=True)
+        sys.exit(1)
+    finally:
+        con.close()
 
 
 def _register() -> None:

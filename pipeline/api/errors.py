@@ -93,6 +93,11 @@ class RetriesExhausted(ApiError):
     """Transient failures went on past the retry budget (attempts or total time)."""
 
 
+class PaginationError(ApiError):
+    """Pages that do not add up (row total differs from ``count``, a short or
+    over-long page before the last, page metadata changing between pages). Fatal."""
+
+
 def error_for_code(error_code: int, msg: str, path: str, http_status: int | None = None) -> ApiError:
     """The ApiError subclass for a platform error code."""
     if 20000 <= error_code < 30000:

@@ -1,0 +1,325 @@
+"""Raw API answers -> typed lake tables.  Every quirk of the document is absorbed here.
+
+* ids arrive as ints or as strings (APIs 16, 17, 18, 24) -> int64;
+* API 19 names the lesson id ``zby_lid``; API 27 keys counts by user-id strings;
+* API 23 nests rows in ``data.data``; API 34 answers with ``code``;
+* times are China Standard Time without offset (``YYYY-MM-DD HH:MM:SS``, sometimes
+  unpadded or without seconds) -> ``timestamp[us, tz=Asia/Shanghai]``;
+* durations are minutes.
+
+Harmless drift (unknown extra fields, a number sent as a decimal string, a
+missing optional field) is absorbed.  Drift that would change numbers (a
+non-integral count, an unparseable time, a missing required field) raises
+:class:`DataDriftError` naming the endpoint, the field and an example value:
+nothing is silently dropped or guessed.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import pyarrow as pa
+
+from . import schemas
+
+TZ = ZoneInfo(schemas.TZ)
+
+API16 = "/lesson/get_help_info"
+API17 = "/lesson/get_class_info"
+API18 = "/lesson/get_lesson_status"
+API19 = "/lesson/info"
+API23 = "/lesson/io/info"
+API25 = "/lesson/student/award"
+API26 = "/lesson/finish"
+API27 = "/lessonData/query"
+API28 = "/lessonData/user/query"
+API30 = "/lesson/getClassInfo"
+API34 = "/v2/data/teacher/inout"
+
+
+class DataDriftError(ValueError):
+    """The platform sent something that would change the numbers if we guessed."""
+
+    def __init__(self, endpoint: str, field_name: str, value: Any, expected: str):
+        self.endpoint, self.field, self.value = endpoint, field_name, value
+        shown = repr(value)
+        if len(shown) > 80:
+            shown = shown[:77] + "..."
+        super().__init__(f"{endpoint} field {field_name!r}: expected {expected}, got {shown}")
+
+
+@dataclass
+class Normalized:
+    """A lake table plus the facts its asset checks compare against."""
+
+    table: pa.Table
+    facts: dict[str, Any] = field(default_factory=dict)
+
+
+_INT_RE = re.compile(r"^\s*-?\d+\s*$")
+
+
+def to_int(value: Any, endpoint: str, name: str, *, nullable: bool = False) -> int | None:
+    if value is None or value == "":
+        if nullable:
+            return None
+        raise DataDriftError(endpoint, name, value, "an integer")
+    if isinstance(value, bool):
+        raise DataDriftError(endpoint, name, value, "an integer")
+    if isinstance(value, int):
+        return value
+    if isinstance(value, str) and _INT_RE.match(value):
+        return int(value)
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    raise DataDriftError(endpoint, name, value, "an integer")
+
+
+def to_str(value: Any, endpoint: str, name: str) -> str | None:
+    if value is None:
+        return None
+    if isinstance(value, (str, int)) and not isinstance(value, bool):
+        return str(value)
+    raise DataDriftError(endpoint, name, value, "a string")
+
+
+_TIME_FORMATS = ("%Y-%m-%d %H:%M:%S", "%Y-%m-%d %H:%M")
+
+
+def to_time(value: Any, endpoint: str, name: str, *, nullable: bool = True) -> datetime | None:
+    if value is None or value == "":
+        if nullable:
+            return None
+        raise DataDriftError(endpoint, name, value, "a time YYYY-MM-DD HH:MM:SS")
+    if isinstance(value, str):
+        for fmt in _TIME_FORMATS:
+            try:
+                return datetime.strptime(value.strip(), fmt).replace(tzinfo=TZ)
+            except ValueError:
+                continue
+    raise DataDriftError(endpoint, name, value, "a time YYYY-MM-DD HH:MM:SS")
+
+
+def require(item: Mapping[str, Any], key: str, endpoint: str) -> Any:
+    if not isinstance(item, Mapping):
+        raise DataDriftError(endpoint, key, item, "an object")
+    if key not in item:
+        raise DataDriftError(endpoint, key, "<missing>", "a value")
+    return item[key]
+
+
+def _data_list(rec: Mapping[str, Any], endpoint: str) -> list:
+    data = rec["body"].get("data")
+    if data is None:
+        return []
+    if not isinstance(data, list):
+        raise DataDriftError(endpoint, "data", data, "a list")
+    return data
+
+
+def _by_path(records: Iterable[Mapping[str, Any]], path: str) -> list[Mapping[str, Any]]:
+    return [r for r in records if r["path"] == path]
+
+
+def _table(rows: list[dict[str, Any]], schema: pa.Schema, keys: tuple[str, ...]) -> pa.Table:
+    cols = {f.name: [r[f.name] for r in rows] for f in schema}
+    table = pa.table({f.name: pa.array(cols[f.name], type=f.type) for f in schema}, schema=schema)
+    return table.sort_by([(k, "ascending") for k in keys]) if table.num_rows else table
+
+
+# --------------------------------------------------------------------------- lessons
+
+
+def api17_lessons(records: Iterable[Mapping[str, Any]]) -> dict[int, Mapping[str, Any]]:
+    """Lesson id -> API 17 item (the day's window)."""
+    out: dict[int, Mapping[str, Any]] = {}
+    for rec in _by_path(records, API17):
+        for item in _data_list(rec, API17):
+            out[to_int(require(item, "lesson_id", API17), API17, "lesson_id")] = item
+    return out
+
+
+def lessons(day: date, records: list[Mapping[str, Any]]) -> Normalized:
+    window = api17_lessons(records)
+    details: dict[int, Mapping[str, Any]] = {}
+    for rec in _by_path(records, API19):
+        for item in _data_list(rec, API19):
+            details[to_int(require(item, "zby_lid", API19), API19, "zby_lid")] = item
+    replay: dict[int, Mapping[str, Any]] = {}
+    for rec in _by_path(records, API18):
+        for item in _data_list(rec, API18):
+            replay[to_int(require(item, "lesson_id", API18), API18, "lesson_id")] = item
+    classes: dict[int, Mapping[str, Any]] = {}
+    for rec in _by_path(records, API30):
+        lid = to_int(rec["params"].get("lessonId"), API30, "lessonId")
+        data = rec["body"].get("data")
+        if not isinstance(data, Mapping):
+            raise DataDriftError(API30, "data", data, "an object {id, name}")
+        classes[lid] = data
+    rows = []
+    for lid in sorted(window):
+        d = details.get(lid)
+        if d is None:
+            continue  # reported by the check "every lesson in the window has details"
+        c = classes.get(lid, {})
+        video = replay.get(lid, {}).get("video")
+        rows.append({
+            "lesson_date": day,
+            "lesson_id": lid,
+            "class_id": to_int(c.get("id"), API30, "id", nullable=True),
+            "class_name": to_str(c.get("name"), API30, "name"),
+            "teacher_name": to_str(d.get("teacher_name"), API19, "teacher_name"),
+            "status": to_int(require(d, "status", API19), API19, "status"),
+            "scheduled_start": to_time(require(d, "start_time", API19), API19, "start_time", nullable=False),
+            "scheduled_end": to_time(require(d, "end_time", API19), API19, "end_time", nullable=False),
+            "actual_start": to_time(d.get("actual_start_time"), API19, "actual_start_time"),
+            "actual_end": to_time(d.get("actual_end_time"), API19, "actual_end_time"),
+            "replay_url": to_str(video, API18, "video") or None,
+        })
+    for r in rows:
+        if r["status"] not in (0, 1, 2, 3):
+            raise DataDriftError(API19, "status", r["status"], "a lesson status 0-3")
+    return Normalized(
+        _table(rows, schemas.LESSONS, ("lesson_id",)),
+        {"window_ids": sorted(window), "missing_details": sorted(set(window) - set(details)),
+         "missing_class": sorted(set(window) - set(classes))},
+    )
+
+
+# --------------------------------------------------------------------------- attendance
+
+
+def attendance(day: date, records: list[Mapping[str, Any]]) -> Normalized:
+    rows, counts = [], {}
+    for rec in _by_path(records, API23):
+        lid = to_int(rec["params"].get("lessonId"), API23, "lessonId")
+        data = rec["body"].get("data")
+        if not isinstance(data, Mapping):
+            raise DataDriftError(API23, "data", data, "an object with page, sumpage, count, data")
+        counts[lid] = to_int(require(data, "count", API23), API23, "count")
+        for item in data.get("data") or []:
+            rows.append({
+                "lesson_date": day,
+                "lesson_id": lid,
+                "user_id": to_int(require(item, "user_id", API23), API23, "user_id"),
+                "listen_minutes": to_int(require(item, "listen_time", API23), API23, "listen_time"),
+                "inout_times": to_int(require(item, "inout_times", API23), API23, "inout_times"),
+                "late_minutes": to_int(require(item, "u_late", API23), API23, "u_late"),
+                "leave_minutes": to_int(require(item, "u_leave", API23), API23, "u_leave"),
+            })
+    return Normalized(_table(rows, schemas.ATTENDANCE, ("lesson_id", "user_id")), {"api_count": counts})
+
+
+def teacher_inout(day: date, records: list[Mapping[str, Any]]) -> Normalized:
+    rows = []
+    for rec in _by_path(records, API34):
+        lid = to_int(rec["params"].get("lessonId"), API34, "lessonId")
+        d = rec["body"].get("data")
+        if not isinstance(d, Mapping):
+            raise DataDriftError(API34, "data", d, "an object")
+        rows.append({
+            "lesson_date": day,
+            "lesson_id": lid,
+            "teacher_id": to_int(require(d, "teacher_id", API34), API34, "teacher_id"),
+            "actual_start": to_time(d.get("actual_start_time"), API34, "actual_start_time"),
+            "actual_end": to_time(d.get("actual_end_time"), API34, "actual_end_time"),
+            "listen_minutes": to_int(require(d, "listen_time", API34), API34, "listen_time"),
+            "inout_times": to_int(require(d, "inout_times", API34), API34, "inout_times"),
+            "late_minutes": to_int(require(d, "u_late", API34), API34, "u_late"),
+            "leave_minutes": to_int(require(d, "u_leave", API34), API34, "u_leave"),
+        })
+    return Normalized(_table(rows, schemas.TEACHER_INOUT, ("lesson_id",)))
+
+
+def awards(day: date, records: list[Mapping[str, Any]]) -> Normalized:
+    rows = []
+    for rec in _by_path(records, API25):
+        for item in _data_list(rec, API25):
+            rows.append({
+                "lesson_date": day,
+                "lesson_id": to_int(require(item, "lesson_id", API25), API25, "lesson_id"),
+                "user_id": to_int(require(item, "user_id", API25), API25, "user_id"),
+                "award_num": to_int(require(item, "award_num", API25), API25, "award_num"),
+            })
+    return Normalized(_table(rows, schemas.AWARDS, ("lesson_id", "user_id")))
+
+
+def key_event_counts(day: date, records: list[Mapping[str, Any]]) -> Normalized:
+    rows = []
+    for rec in _by_path(records, API27):
+        lid = to_int(rec["params"].get("lid"), API27, "lid")
+        etype = rec["params"].get("event_type")
+        data = rec["body"].get("data")
+        if data in (None, [], ""):
+            continue  # PHP's json_encode of an empty array: no events of this type
+        if not isinstance(data, Mapping):
+            raise DataDriftError(API27, "data", data, "an object {user_id: count}")
+        for uid, n in data.items():
+            count = to_int(n, API27, f"data[{uid}]")
+            if count > 0:
+                rows.append({"lesson_date": day, "lesson_id": lid, "user_id": to_int(uid, API27, "data key"),
+                             "event_type": etype, "event_count": count})
+    return Normalized(_table(rows, schemas.KEY_EVENT_COUNTS, ("lesson_id", "user_id", "event_type")))
+
+
+def positive_event_triples(records: Iterable[Mapping[str, Any]]) -> list[tuple[int, int, str]]:
+    """(lesson, user, type) with an API 27 count above zero: the only API 28 calls worth making."""
+    table = key_event_counts(date(2000, 1, 1), list(records)).table
+    return list(zip(table["lesson_id"].to_pylist(), table["user_id"].to_pylist(), table["event_type"].to_pylist()))
+
+
+def key_events(day: date, records: list[Mapping[str, Any]], count_records: list[Mapping[str, Any]]) -> Normalized:
+    rows = []
+    for rec in _by_path(records, API28):
+        p = rec["params"]
+        lid, uid, etype = to_int(p.get("lid"), API28, "lid"), to_int(p.get("uid"), API28, "uid"), p.get("event_type")
+        for item in _data_list(rec, API28):
+            rows.append({"lesson_date": day, "lesson_id": lid, "user_id": uid, "event_type": etype,
+                         "event_time": to_time(require(item, "event_time", API28), API28, "event_time",
+                                               nullable=False)})
+    expected = {(lid, uid, et): n for lid, uid, et, n in zip(*(
+        key_event_counts(day, count_records).table[c].to_pylist()
+        for c in ("lesson_id", "user_id", "event_type", "event_count")))}
+    got = Counter((r["lesson_id"], r["user_id"], r["event_type"]) for r in rows)
+    return Normalized(_table(rows, schemas.KEY_EVENTS, ("lesson_id", "user_id", "event_type", "event_time")),
+                      {"expected_counts": expected, "got_counts": dict(got)})
+
+
+def help_requests(day: date, records: list[Mapping[str, Any]]) -> Normalized:
+    rows = []
+    for rec in _by_path(records, API16):
+        for item in _data_list(rec, API16):
+            rows.append({
+                "lesson_date": day,
+                "lesson_id": to_int(require(item, "lesson_id", API16), API16, "lesson_id"),
+                "user_id": to_int(require(item, "user_id", API16), API16, "user_id"),
+                "help_type": to_str(item.get("help_type"), API16, "help_type"),
+                "help_item_name": to_str(item.get("help_item_name"), API16, "help_item_name"),
+                "help_content": to_str(item.get("help_content"), API16, "help_content"),
+                "help_time": to_time(require(item, "help_time", API16), API16, "help_time", nullable=False),
+            })
+    return Normalized(_table(rows, schemas.HELP_REQUESTS, ("lesson_id", "user_id", "help_time", "help_type")))
+
+
+def course_progress(records: list[Mapping[str, Any]]) -> Normalized:
+    rows = []
+    for rec in _by_path(records, API26):
+        cid = to_int(rec["params"].get("classroomId"), API26, "classroomId")
+        d = rec["body"].get("data")
+        if not isinstance(d, Mapping):
+            raise DataDriftError(API26, "data", d, "an object")
+        rows.append({
+            "class_id": cid,
+            "finished": to_int(require(d, "finish", API26), API26, "finish"),
+            "not_started": to_int(require(d, "lessonNotStart", API26), API26, "lessonNotStart"),
+            "on_class": to_int(require(d, "lessonOnClass", API26), API26, "lessonOnClass"),
+            "expired": to_int(require(d, "lessonExpired", API26), API26, "lessonExpired"),
+            "total": to_int(require(d, "total", API26), API26, "total"),
+        })
+    return Normalized(_table(rows, schemas.COURSE_PROGRESS, ("class_id",)))

@@ -1,0 +1,55 @@
+"""The one writer of ``warehouse.duckdb``: rebuilds from the lake and publishes atomically."""
+
+from __future__ import annotations
+
+from dagster import AssetExecutionContext, AssetKey, MaterializeResult, MetadataValue, asset
+
+from pipeline.resources import DataDirResource
+from pipeline.storage import file_lock
+from warehouse.build import build_warehouse, connect_readonly
+
+from .lake.assets import DAILY_LAKE_ASSETS
+
+MARTS = ("mart_daily_overview", "mart_lesson_attendance", "mart_teacher_punctuality",
+         "mart_student_engagement", "mart_student_attendance")
+
+
+def _preview(path, table: str, limit: int = 10) -> str:
+    con = connect_readonly(path)
+    try:
+        df = con.execute(f'SELECT * FROM "{table}" ORDER BY ALL LIMIT {limit}').df()
+    finally:
+        con.close()
+    return df.to_markdown(index=False) if hasattr(df, "to_markdown") and _has_tabulate() else df.to_string(index=False)
+
+
+def _has_tabulate() -> bool:
+    try:
+        import tabulate  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+@asset(
+    key=["warehouse", "duckdb"],
+    group_name="warehouse",
+    kinds={"duckdb", "sql"},
+    deps=[a.key for a in DAILY_LAKE_ASSETS] + [AssetKey(["lake", "course_progress"])],
+    pool="liveclass_warehouse",
+    description="Star schema and marts built from the whole lake by the SQL models in warehouse/models, "
+                "published atomically as $LIVECLASS_DATA_DIR/warehouse.duckdb (readers never blocked).",
+)
+def warehouse_duckdb(context: AssetExecutionContext, data_dir: DataDirResource) -> MaterializeResult:
+    dirs = data_dir.dirs
+    with file_lock(dirs.warehouse_lock,
+                   on_wait=lambda: context.log.info("another process is publishing the warehouse; waiting")):
+        result = build_warehouse(dirs.lake_dir(), dirs.warehouse)
+    meta: dict = {"path": MetadataValue.path(str(result.out_path)),
+                  "duration_s": MetadataValue.float(round(result.seconds, 3)),
+                  "rows": MetadataValue.json(result.rows)}
+    for mart in MARTS:
+        if mart in result.rows:
+            meta[f"{mart}_rows"] = MetadataValue.int(int(result.rows[mart]))
+            meta[f"{mart}_preview"] = MetadataValue.md(_preview(result.out_path, mart))
+    return MaterializeResult(metadata=meta)

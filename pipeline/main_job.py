@@ -1,0 +1,190 @@
+"""``liveclass run``: materialize a window of days through Dagster, then publish.
+
+Runs are recorded in ``$DAGSTER_HOME`` (default ``./dagster_home``) so the UI
+shows them.  Without ``LIVECLASS_BASE_URL`` the embedded sandbox is started on
+a free loopback port and used.  Bad configuration stops the run before
+anything is written, with one line that says what to fix.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+from pathlib import Path
+
+from pipeline.api import ApiError, AuthError, LiveClassClient, ParameterError, RoutingError
+from pipeline.partitions import DEFAULT_START_DATE, TZ, day_window
+
+
+class ConfigError(Exception):
+    """Configuration the user must fix; its text is the one line we print."""
+
+
+@dataclass
+class DayResult:
+    day: str
+    success: bool
+    api_calls: int = 0
+    retries: int = 0
+    rows: dict[str, int] = field(default_factory=dict)
+    seconds: float = 0.0
+    error: str = ""
+
+
+@dataclass
+class RunSummary:
+    days: list[DayResult]
+    warehouse: Path | None
+    mart_rows: dict[str, int]
+    sandbox_url: str | None
+
+    @property
+    def success(self) -> bool:
+        return all(d.success for d in self.days) and self.warehouse is not None
+
+
+def default_window(now: datetime | None = None, days: int = 7) -> tuple[date, date]:
+    today = (now or datetime.now(TZ)).astimezone(TZ).date()
+    return today - timedelta(days=days), today - timedelta(days=1)
+
+
+def check_window(start: date, end: date, now: datetime | None = None) -> list[date]:
+    today = (now or datetime.now(TZ)).astimezone(TZ).date()
+    if end < start:
+        raise ConfigError(f"--end {end} is before --start {start}.")
+    if end >= today:
+        raise ConfigError(f"--end {end} is not a complete day yet (today in Asia/Shanghai is {today}); "
+                          f"the newest day you can run is {today - timedelta(days=1)}.")
+    return [start + timedelta(days=i) for i in range((end - start).days + 1)]
+
+
+def check_data_dir(path: Path) -> None:
+    """Fail before writing anything if the data directory cannot be written."""
+    probe_parent = path
+    while not probe_parent.exists():
+        probe_parent = probe_parent.parent
+    if not os.access(probe_parent, os.W_OK | os.X_OK) or (path.exists() and not path.is_dir()):
+        raise ConfigError(f"data directory {path} is not writable: set LIVECLASS_DATA_DIR to a folder you can write.")
+
+
+def check_api(base_url: str, app_id: str, secret: str, day: date) -> None:
+    """One cheap signed call (API 17 over one minute) to prove URL and credentials work."""
+    start, _ = day_window(day)
+    client = LiveClassClient(base_url, app_id, secret, timeout=(3.05, 15.0), max_attempts=2,
+                             max_retry_seconds=5.0, backoff_base=0.2)
+    try:
+        client.get_class_info(start, start + timedelta(minutes=1))
+    except AuthError as exc:
+        raise ConfigError(f"the API refused the credentials (error_code {exc.error_code}: {exc.msg}); "
+                          "check LIVECLASS_APP_ID and LIVECLASS_SECRET.") from None
+    except (RoutingError, ParameterError) as exc:
+        raise ConfigError(f"{base_url} does not look like the openAPI (error_code {exc.error_code}: {exc.msg}); "
+                          "check LIVECLASS_BASE_URL.") from None
+    except ApiError as exc:
+        raise ConfigError(f"cannot use LIVECLASS_BASE_URL={base_url}: {exc.msg}; check the URL and the network.") \
+            from None
+    finally:
+        client.close()
+
+
+@contextlib.contextmanager
+def api_environment(echo: Callable[[str], None]) -> Iterator[str | None]:
+    """Use the configured API, or start the embedded sandbox when none is configured."""
+    if os.environ.get("LIVECLASS_BASE_URL"):
+        missing = [v for v in ("LIVECLASS_APP_ID", "LIVECLASS_SECRET") if not os.environ.get(v)]
+        if missing:
+            raise ConfigError(f"LIVECLASS_BASE_URL is set but {' and '.join(missing)} "
+                              f"{'is' if len(missing) == 1 else 'are'} not; see .env.example.")
+        yield None
+        return
+    from pipeline.sandbox.runner import SandboxConfig, start_sandbox
+
+    saved = {k: os.environ.get(k) for k in ("LIVECLASS_BASE_URL", "LIVECLASS_APP_ID", "LIVECLASS_SECRET",
+                                             "LIVECLASS_RATE_LIMIT")}
+    sandbox = start_sandbox(SandboxConfig())
+    try:
+        os.environ.update(LIVECLASS_BASE_URL=sandbox.base_url, LIVECLASS_APP_ID=sandbox.app_id,
+                          LIVECLASS_SECRET=sandbox.secret)
+        os.environ.setdefault("LIVECLASS_RATE_LIMIT", "0")  # no need to be polite to our own sandbox
+        echo(f"LIVECLASS_BASE_URL is not set: using the embedded sandbox at {sandbox.base_url} (synthetic school).")
+        yield sandbox.base_url
+    finally:
+        sandbox.stop()
+        for k, v in saved.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+
+
+def _day_result(day: str, result, seconds: float) -> DayResult:
+    out = DayResult(day=day, success=result.success, seconds=seconds)
+    for ev in result.get_asset_materialization_events():
+        mat = ev.asset_materialization
+        md = {k: v.value for k, v in mat.metadata.items()}
+        key = mat.asset_key.path
+        if key[0] == "raw":
+            out.api_calls += int(md.get("api_calls", 0))
+            out.retries += int(md.get("retries", 0))
+        elif key[0] == "lake":
+            out.rows[key[1]] = int(md.get("rows", 0))
+    if not result.success:
+        failures = [ev.message or "" for ev in result.all_events if ev.is_failure]
+        out.error = (failures[0] if failures else "run failed").splitlines()[0]
+    return out
+
+
+def run_main_job(start: date | None = None, end: date | None = None, *,
+                 echo: Callable[[str], None] = print) -> RunSummary:
+    d_start, d_end = default_window()
+    start, end = start or d_start, end or d_end
+    days = check_window(start, end)
+    data_dir = Path(os.environ.get("LIVECLASS_DATA_DIR", "data")).resolve()
+    check_data_dir(data_dir)
+    if "LIVECLASS_START_DATE" not in os.environ and start < date.fromisoformat(DEFAULT_START_DATE):
+        os.environ["LIVECLASS_START_DATE"] = start.isoformat()
+    with api_environment(echo) as sandbox_url:
+        check_api(os.environ["LIVECLASS_BASE_URL"], os.environ["LIVECLASS_APP_ID"],
+                  os.environ["LIVECLASS_SECRET"], end)
+        os.environ["LIVECLASS_DATA_DIR"] = str(data_dir)
+        home = Path(os.environ.setdefault("DAGSTER_HOME", str(Path("dagster_home").resolve())))
+        home.mkdir(parents=True, exist_ok=True)
+        from dagster import DagsterInstance
+
+        from pipeline.definitions import DAILY_JOB, PUBLISH_JOB, defs
+
+        instance = DagsterInstance.get()
+        results: list[DayResult] = []
+        echo(f"Extracting {len(days)} day(s) {start} .. {end} into {data_dir}")
+        job = defs.resolve_job_def(DAILY_JOB)
+        for i, day in enumerate(days, 1):
+            t0 = time.monotonic()
+            res = job.execute_in_process(partition_key=day.isoformat(), instance=instance, raise_on_error=False)
+            r = _day_result(day.isoformat(), res, time.monotonic() - t0)
+            results.append(r)
+            status = "ok" if r.success else f"FAILED: {r.error}"
+            echo(f"  [{i}/{len(days)}] {r.day}: {r.rows.get('lessons', 0)} lessons, {r.api_calls} API calls"
+                 f" ({r.retries} retries), {sum(r.rows.values())} lake rows, {r.seconds:.1f}s  {status}")
+        echo("Publishing the warehouse ...")
+        pub = defs.resolve_job_def(PUBLISH_JOB).execute_in_process(instance=instance, raise_on_error=False)
+        warehouse = data_dir / "warehouse.duckdb" if pub.success else None
+        mart_rows: dict[str, int] = {}
+        if warehouse is not None:
+            from warehouse.build import connect_readonly
+
+            from assets.warehouse import MARTS
+
+            con = connect_readonly(warehouse)
+            try:
+                for m in MARTS:
+                    mart_rows[m] = con.execute(f'SELECT count(*) FROM "{m}"').fetchone()[0]
+            finally:
+                con.close()
+        else:
+            failures = [ev.message or "" for ev in pub.all_events if ev.is_failure]
+            echo(f"  publish FAILED: {(failures[0] if failures else 'run failed').splitlines()[0]}")
+        return RunSummary(results, warehouse, mart_rows, sandbox_url)

@@ -1,0 +1,136 @@
+"""Atomic file publishing and the data-directory layout.
+
+Every file a reader may look at (raw pages, lake partitions, the warehouse,
+feeds, the report) is written to a temporary file in the same directory and
+then renamed over its final name, so a reader sees the old file or the new
+one, never half of one; a crash leaves at most a ``.tmp-*`` file that the next
+write of that path removes.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import os
+import shutil
+import tempfile
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+TMP_PREFIX = ".tmp-"
+
+
+@contextlib.contextmanager
+def atomic_path(final: str | os.PathLike[str]) -> Iterator[Path]:
+    """Yield a temporary path beside ``final``; on success fsync and rename it over ``final``."""
+    final = Path(final)
+    final.parent.mkdir(parents=True, exist_ok=True)
+    for stale in final.parent.glob(f"{TMP_PREFIX}{final.name}.*"):
+        with contextlib.suppress(OSError):
+            stale.unlink()
+    fd, tmp_name = tempfile.mkstemp(prefix=f"{TMP_PREFIX}{final.name}.", dir=final.parent)
+    os.close(fd)
+    tmp = Path(tmp_name)
+    try:
+        yield tmp
+        with open(tmp, "rb") as fh:
+            os.fsync(fh.fileno())
+        os.replace(tmp, final)
+        _fsync_dir(final.parent)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            tmp.unlink()
+        raise
+
+
+def atomic_write_bytes(final: str | os.PathLike[str], data: bytes) -> None:
+    with atomic_path(final) as tmp:
+        tmp.write_bytes(data)
+
+
+def replace_dir(final: str | os.PathLike[str], staged: str | os.PathLike[str]) -> None:
+    """Swap a fully written directory ``staged`` into place as ``final``."""
+    final, staged = Path(final), Path(staged)
+    old = final.with_name(f"{TMP_PREFIX}{final.name}.old")
+    if old.exists():
+        shutil.rmtree(old)
+    if final.exists():
+        os.replace(final, old)
+    os.replace(staged, final)
+    shutil.rmtree(old, ignore_errors=True)
+    _fsync_dir(final.parent)
+
+
+def _fsync_dir(path: Path) -> None:
+    with contextlib.suppress(OSError):
+        fd = os.open(path, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+
+
+@contextlib.contextmanager
+def file_lock(path: str | os.PathLike[str], *, blocking: bool = True,
+              on_wait: Callable[[], None] | None = None) -> Iterator[bool]:
+    """An exclusive advisory lock on ``path`` (created if needed).
+
+    Yields True when held.  With ``blocking=False`` yields False at once when
+    another process holds it; with ``blocking=True`` calls ``on_wait`` (if
+    given) before waiting.  The kernel releases it if the holder dies.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            if not blocking:
+                yield False
+                return
+            if on_wait is not None:
+                on_wait()
+            fcntl.flock(fd, fcntl.LOCK_EX)
+        yield True
+    finally:
+        os.close(fd)
+
+
+class DataDir:
+    """Where everything lives under ``$LIVECLASS_DATA_DIR``."""
+
+    def __init__(self, root: str | os.PathLike[str]):
+        self.root = Path(root).resolve()
+
+    def raw_file(self, endpoint_group: str, day: str) -> Path:
+        return self.root / "raw" / endpoint_group / f"date={day}" / "pages.jsonl.gz"
+
+    def lake_dir(self) -> Path:
+        return self.root / "lake"
+
+    def lake_file(self, table: str, day: str) -> Path:
+        return self.root / "lake" / table / f"date={day}" / "part-0.parquet"
+
+    def lake_snapshot(self, table: str) -> Path:
+        return self.root / "lake" / table / "snapshot.parquet"
+
+    @property
+    def warehouse(self) -> Path:
+        return self.root / "warehouse.duckdb"
+
+    @property
+    def warehouse_lock(self) -> Path:
+        return self.root / ".warehouse.lock"
+
+    @property
+    def rate_limit_file(self) -> Path:
+        return self.root / ".ratelimit"
+
+    @property
+    def feeds(self) -> Path:
+        return self.root / "feeds"
+
+    @property
+    def report(self) -> Path:
+        return self.root / "report" / "index.html"

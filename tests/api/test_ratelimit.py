@@ -1,0 +1,146 @@
+"""Rate limiting: GCRA schedule, threads of one process, and a file bucket shared by processes."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import textwrap
+import threading
+import time
+
+import pytest
+
+sys.path.insert(0, os.path.dirname(__file__))
+from loopback import Loopback, ok  # noqa: E402
+
+from pipeline.api import LiveClassClient  # noqa: E402
+from pipeline.api.ratelimit import FileBucket, TokenBucket, make_limiter  # noqa: E402
+
+
+class FakeClock:
+    def __init__(self):
+        self.now = 100.0
+
+    def __call__(self):
+        return self.now
+
+    def sleep(self, seconds):
+        self.now += seconds
+
+
+def test_gcra_schedule_exact():
+    clock = FakeClock()
+    bucket = TokenBucket(10, burst=1, clock=clock, sleep=clock.sleep)
+    waits = [bucket.acquire() for _ in range(5)]
+    assert waits[0] == 0 and all(abs(w - 0.1) < 1e-9 for w in waits[1:])
+    assert abs(clock.now - 100.4) < 1e-9
+    clock.now += 10  # idle: no credit beyond the burst
+    assert bucket.acquire() == 0 and abs(bucket.acquire() - 0.1) < 1e-9
+
+
+def test_gcra_burst():
+    clock = FakeClock()
+    bucket = TokenBucket(10, burst=3, clock=clock, sleep=clock.sleep)
+    waits = [bucket.acquire() for _ in range(6)]
+    assert waits[:3] == [0, 0, 0] and all(w > 0 for w in waits[3:])
+    assert abs(clock.now - 100.3) < 1e-9  # 6 requests, 3 free, then one every 0.1 s
+
+
+def _rate(stamps: list[float]) -> float:
+    stamps = sorted(stamps)
+    return (len(stamps) - 1) / (stamps[-1] - stamps[0])
+
+
+def test_thread_bucket_shared_by_threads():
+    bucket = TokenBucket(200)
+    stamps: list[float] = []
+    lock = threading.Lock()
+
+    def worker():
+        for _ in range(15):
+            bucket.acquire()
+            with lock:
+                stamps.append(time.monotonic())
+
+    threads = [threading.Thread(target=worker) for _ in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len(stamps) == 120
+    assert _rate(stamps) <= 200 * 1.05
+    assert _rate(stamps) >= 200 * 0.7  # and it does not crawl
+
+
+def test_client_rate_limit_measured_at_server():
+    with Loopback(lambda p, q, a: ok(1)) as srv:
+        client = LiveClassClient(srv.url, srv.app_id, srv.secret, rate_limit_per_second=100, concurrency=8)
+        client.map_concurrent(lambda i: client.call("/x", {"i": i}), range(60))
+        assert _rate([r.at for r in srv.requests]) <= 100 * 1.1
+        assert client.stats.snapshot()["rate_limit_wait_seconds"] > 0.3
+        client.close()
+
+
+def test_file_bucket_two_instances_share_one_budget(tmp_path):
+    path = tmp_path / "rate.state"
+    a, b = FileBucket(path, 100), FileBucket(path, 100)
+    stamps = []
+    for i in range(40):
+        (a if i % 2 else b).acquire()
+        stamps.append(time.time())
+    assert _rate(stamps) <= 100 * 1.05
+    a.close()
+    b.close()
+
+
+def test_file_bucket_ignores_stale_future_state(tmp_path):
+    path = tmp_path / "rate.state"
+    import struct
+
+    path.write_bytes(struct.pack("<d", time.time() + 10 * 86400))  # clock stepped back / stale file
+    bucket = FileBucket(path, 10, max_backlog=60)
+    assert bucket.acquire() == 0
+    bucket.close()
+
+
+def test_make_limiter_choices(tmp_path):
+    assert make_limiter(None) is None
+    assert isinstance(make_limiter(5), TokenBucket)
+    assert isinstance(make_limiter(5, str(tmp_path / "f")), FileBucket)
+    with pytest.raises(ValueError):
+        make_limiter(None, str(tmp_path / "f"))
+    with pytest.raises(ValueError):
+        TokenBucket(0)
+
+
+WORKER = textwrap.dedent("""
+    import json, sys, time
+    from pipeline.api import LiveClassClient
+    url, app_id, secret, state, start, n, tag = sys.argv[1:8]
+    client = LiveClassClient(url, app_id, secret, rate_limit_per_second=40, rate_limit_file=state, concurrency=4)
+    while time.time() < float(start):
+        time.sleep(0.001)
+    client.map_concurrent(lambda i: client.call("/x", {"proc": tag, "i": i}), range(int(n)))
+    print(json.dumps(client.stats.snapshot()))
+""")
+
+
+def test_file_bucket_across_two_processes(tmp_path):
+    """Two processes, each with 4 threads, share a 40/s budget through the state file."""
+    state = str(tmp_path / "rate.state")
+    with Loopback(lambda p, q, a: ok(1)) as srv:
+        start = time.time() + 1.0  # both interpreters are up and importing by then
+        procs = [subprocess.Popen([sys.executable, "-c", WORKER, srv.url, srv.app_id, srv.secret, state,
+                                   str(start), "20", tag], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                 for tag in ("a", "b")]
+        outs = [p.communicate(timeout=30) for p in procs]
+        for p, (out, err) in zip(procs, outs):
+            assert p.returncode == 0, err
+            assert json.loads(out)["calls"] == 20
+        stamps = [r.at for r in srv.requests]
+    assert len(stamps) == 40
+    assert {r.params["proc"] for r in srv.requests} == {"a", "b"}
+    # 40 requests at 40/s in total: ~0.975 s; two independent buckets would take ~0.5 s
+    assert _rate(stamps) <= 40 * 1.1

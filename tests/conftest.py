@@ -1,0 +1,40 @@
+"""Shared fixtures: a sandbox school on a fixed simulated clock."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+import pytest
+
+TZ = ZoneInfo("Asia/Shanghai")
+
+#: The simulated clock the pipeline tests run against: three complete days before it.
+SANDBOX_NOW = datetime(2026, 3, 12, 9, 30, tzinfo=TZ)
+SANDBOX_DAYS = ("2026-03-09", "2026-03-10", "2026-03-11")
+SANDBOX_SEED = 11
+SANDBOX_LESSONS_PER_DAY = 12
+
+
+@pytest.fixture(scope="session")
+def sandbox_config():
+    from pipeline.sandbox.runner import SandboxConfig
+
+    return SandboxConfig(seed=SANDBOX_SEED, lessons_per_day=SANDBOX_LESSONS_PER_DAY, now=SANDBOX_NOW)
+
+
+@pytest.fixture(scope="session")
+def sandbox(sandbox_config):
+    from pipeline.sandbox.runner import start_sandbox
+
+    with start_sandbox(sandbox_config) as running:
+        yield running
+
+
+def api_resource(sb, **overrides):
+    from pipeline.resources import LiveClassApiResource
+
+    opts = dict(base_url=sb.base_url, app_id=sb.app_id, secret=sb.secret, rate_limit_per_second=0.0,
+                concurrency=8, read_timeout=5.0, backoff_base=0.01, backoff_max=0.2)
+    opts.update(overrides)
+    return LiveClassApiResource(**opts)
