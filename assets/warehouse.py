@@ -1,6 +1,5 @@
 """The one writer of ``warehouse.duckdb``: rebuilds from the lake and publishes atomically."""
 
-from __future__ import annotations
 
 from dagster import AssetExecutionContext, AssetKey, MaterializeResult, MetadataValue, asset
 

@@ -17,7 +17,6 @@ from dagster import AssetSelection, Definitions, EnvVar, define_asset_job
 from assets.lake.assets import DAILY_LAKE_ASSETS, lake_course_progress
 from assets.raw.assets import RAW_ASSETS
 from assets.warehouse import warehouse_duckdb
-from pipeline.partitions import daily_partitions
 from pipeline.resources import DataDirResource, LiveClassApiResource
 from pipeline.schedules import build_schedules
 
@@ -30,7 +29,6 @@ PUBLISH_ASSETS = [lake_course_progress, warehouse_duckdb]
 daily_job = define_asset_job(
     DAILY_JOB,
     selection=AssetSelection.assets(*DAILY_ASSETS),
-    partitions_def=daily_partitions,
     description="Extract one day: raw API pages, then typed lake tables with their checks.",
 )
 publish_job = define_asset_job(

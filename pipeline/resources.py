@@ -39,6 +39,7 @@ class LiveClassApiResource(ConfigurableResource):
 
     def get_client(self, *, on_response: Callable[[str, dict, dict], Any] | None = None,
                    rate_limit_file: str | None = None) -> LiveClassClient:
+        rate = self.rate_limit_per_second or None
         return LiveClassClient(
             self.base_url,
             self.app_id,
@@ -48,8 +49,8 @@ class LiveClassApiResource(ConfigurableResource):
             max_retry_seconds=self.max_retry_seconds,
             backoff_base=self.backoff_base,
             backoff_max=self.backoff_max,
-            rate_limit_per_second=self.rate_limit_per_second or None,
-            rate_limit_file=self.rate_limit_file or rate_limit_file,
+            rate_limit_per_second=rate,
+            rate_limit_file=(self.rate_limit_file or rate_limit_file) if rate else None,
             concurrency=self.concurrency,
             on_response=on_response,
         )

@@ -8,10 +8,8 @@ from datetime import date, timedelta
 
 from dagster import (
     DagsterRunStatus,
-    JobDefinition,
     RunRequest,
     ScheduleEvaluationContext,
-    UnresolvedAssetJobDefinition,
     run_status_sensor,
     schedule,
 )
@@ -31,8 +29,8 @@ def days_to_refresh(run_day: date, lookback: int, first_day: date) -> list[date]
     return [d for d in (newest - timedelta(days=i) for i in range(lookback + 1)) if d >= first_day]
 
 
-def build_schedules(daily_job: UnresolvedAssetJobDefinition | JobDefinition,
-                    publish_job: UnresolvedAssetJobDefinition | JobDefinition):
+def build_schedules(daily_job, publish_job):
+    """The 03:00 extraction schedule and the sensor that publishes after each successful extraction."""
     @schedule(cron_schedule="0 3 * * *", execution_timezone=TZ_NAME, job=daily_job, name="daily_extract_0300")
     def daily_extract_schedule(context: ScheduleEvaluationContext):
         run_day = context.scheduled_execution_time.astimezone(TZ).date()

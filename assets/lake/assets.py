@@ -1,6 +1,5 @@
 """Lake layer: typed, hive-partitioned Parquet per table and day (``lake/<table>``)."""
 
-from __future__ import annotations
 
 import time
 from collections.abc import Callable

@@ -1,6 +1,5 @@
 """Raw layer: the exact API answers per endpoint group and day (``raw/<name>``)."""
 
-from __future__ import annotations
 
 import time
 from collections.abc import Callable

@@ -91,7 +91,7 @@ def test_api_calls_are_the_minimum_the_endpoints_allow(extracted):
     res = results[0]
     calls: dict[str, int] = {}
     for ev in res.get_asset_materialization_events():
-        md = ev.asset_materialization.metadata
+        md = ev.materialization.metadata
         if "api_calls_by_endpoint" in md:
             for path, n in md["api_calls_by_endpoint"].value.items():
                 calls[path] = calls.get(path, 0) + n
@@ -136,9 +136,9 @@ def test_faults_do_not_change_the_lake(extracted, sandbox_config, tmp_path):
     with start_sandbox(cfg) as faulty:
         res = run_days(faulty, tmp_path, days=SANDBOX_DAYS[:1], read_timeout=0.5, max_attempts=30,
                        max_retry_seconds=120.0)
-    retries = sum(int(ev.asset_materialization.metadata["retries"].value)
+    retries = sum(int(ev.materialization.metadata["retries"].value)
                   for ev in res[0].get_asset_materialization_events()
-                  if "retries" in ev.asset_materialization.metadata)
+                  if "retries" in ev.materialization.metadata)
     assert retries > 0, "the faulty sandbox injected no faults"
     clean = {k: v for k, v in lake_bytes(data_dir).items() if f"date={SANDBOX_DAYS[0]}" in k}
     assert lake_bytes(tmp_path) == clean

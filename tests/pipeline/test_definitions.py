@@ -2,7 +2,7 @@
 
 from datetime import date, datetime
 
-from dagster import AssetKey, build_schedule_context
+from dagster import Definitions, build_schedule_context
 
 from pipeline.partitions import TZ
 
@@ -10,7 +10,7 @@ from pipeline.partitions import TZ
 def test_definitions_load_with_layers_groups_kinds_and_checks():
     from pipeline.definitions import defs
 
-    defs.validate_loadable()
+    Definitions.validate_loadable(defs)
     graph = defs.resolve_asset_graph()
     keys = {k.to_user_string() for k in graph.get_all_asset_keys()}
     assert {"raw/lessons", "raw/attendance", "raw/key_event_times", "lake/lessons", "lake/attendance",
@@ -35,7 +35,7 @@ def test_api_secret_comes_from_env_and_is_marked_secret():
     from pipeline.definitions import build_resources
 
     api = build_resources()["api"]
-    assert type(api.secret).__name__ == "EnvVar" and str(api.secret) == "LIVECLASS_SECRET"
+    assert type(api.secret).__name__ == "EnvVar" and api.secret.env_var_name == "LIVECLASS_SECRET"
 
 
 def test_schedule_requests_newest_day_and_lookback(monkeypatch):
@@ -43,7 +43,8 @@ def test_schedule_requests_newest_day_and_lookback(monkeypatch):
 
     monkeypatch.setenv("LIVECLASS_LOOKBACK_DAYS", "2")
     sched = defs.resolve_schedule_def("daily_extract_0300")
-    ctx = build_schedule_context(scheduled_execution_time=datetime(2026, 11, 20, 3, 0, tzinfo=TZ))
+    ctx = build_schedule_context(scheduled_execution_time=datetime(2026, 11, 20, 3, 0, tzinfo=TZ),
+                                 repository_def=defs.get_repository_def())
     reqs = list(sched.evaluate_tick(ctx).run_requests)
     assert [r.partition_key for r in reqs] == ["2026-11-19", "2026-11-18", "2026-11-17"]
 
