@@ -1,0 +1,135 @@
+"""``liveclass sandbox``: serve a local copy of the openAPI, or write its ground truth.
+
+    liveclass sandbox [--port 8765 --seed 7 ...]           serve in the foreground
+    liveclass sandbox serve [...]                          the same, explicitly
+    liveclass sandbox truth --seed 7 --start D --end D --out DIR
+    python -m pipeline.sandbox.cli serve [...]             without the console script
+"""
+
+from __future__ import annotations
+
+import sys
+from datetime import datetime
+from pathlib import Path
+
+import click
+
+from .runner import DEFAULT_APP_ID, DEFAULT_SECRET, SandboxConfig
+
+
+def _parse_now(value: str | None) -> datetime | None:
+    if value is None or value == "":
+        return None
+    from .school import TZ
+
+    for fmt in ("%Y-%m-%d %H:%M:%S", "%Y-%m-%d %H:%M", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%dT%H:%M", "%Y-%m-%d"):
+        try:
+            return datetime.strptime(value, fmt).replace(tzinfo=TZ)
+        except ValueError:
+            continue
+    raise click.BadParameter(f"{value!r} is not 'YYYY-mm-dd HH:ii[:ss]'", param_hint="--now")
+
+
+def _serve_options(fn):
+    opts = [
+        click.option("--host", default="127.0.0.1", show_default=True, help="Interface to bind (loopback by default)."),
+        click.option("--port", default=8765, show_default=True, type=int, help="Port; 0 picks a free one."),
+        click.option("--seed", default=7, show_default=True, type=int, help="Seed of the synthetic school."),
+        click.option("--app-id", default=DEFAULT_APP_ID, show_default=True, help="applicationID to accept."),
+        click.option("--secret", default=DEFAULT_SECRET, show_default=True,
+                     help="Secret of that application (sandbox-only credentials)."),
+        click.option("--lessons-per-day", default=40, show_default=True, type=click.IntRange(1, 999)),
+        click.option("--latency-ms", default=0.0, show_default=True, type=click.FloatRange(0),
+                     help="Added latency per request (+-50% jitter)."),
+        click.option("--fault-rate", default=0.0, show_default=True, type=click.FloatRange(0, 1),
+                     help="Share of requests that fail (HTTP 5xx/429, 50000, slow, reset, truncated)."),
+        click.option("--slow-seconds", default=35.0, show_default=True, type=click.FloatRange(0),
+                     help="Delay of the 'slow' fault."),
+        click.option("--retry-after", default=1, show_default=True, type=click.IntRange(0),
+                     help="Retry-After seconds of the HTTP 429 fault."),
+        click.option("--convert-seconds", default=3.0, show_default=True, type=click.FloatRange(0),
+                     help="Courseware conversion time (API 6/7)."),
+        click.option("--now", "now", default=None, help="Simulated clock 'YYYY-mm-dd HH:ii[:ss]' (Asia/Shanghai); "
+                     "default: the wall clock."),
+        click.option("--drift", is_flag=True, default=False, help="Reserved for a schema-drift mode (no effect yet)."),
+        click.option("--log-level", default="warning", show_default=True,
+                     type=click.Choice(["critical", "error", "warning", "info", "debug"])),
+    ]
+    for opt in reversed(opts):
+        fn = opt(fn)
+    return fn
+
+
+def _config(kw: dict) -> SandboxConfig:
+    return SandboxConfig(
+        host=kw["host"], port=kw["port"], seed=kw["seed"], app_id=kw["app_id"], secret=kw["secret"],
+        lessons_per_day=kw["lessons_per_day"], latency_ms=kw["latency_ms"], fault_rate=kw["fault_rate"],
+        slow_seconds=kw["slow_seconds"], retry_after=kw["retry_after"], now=_parse_now(kw["now"]),
+        drift=kw["drift"], convert_seconds=kw["convert_seconds"], log_level=kw["log_level"],
+    )
+
+
+def _serve(config: SandboxConfig) -> None:
+    from .runner import INACTIVE_APP_ID, serve_forever
+
+    def ready(base_url: str) -> None:
+        clock = config.now.strftime("%Y-%m-%d %H:%M:%S") if config.now else "wall clock"
+        click.echo(f"liveclass sandbox (seed {config.seed}, {config.lessons_per_day} lessons/day, now: {clock})")
+        click.echo(f"base URL: {base_url}")
+        click.echo(f"applicationID: {config.app_id}")
+        click.echo(f"secret: {config.secret}")
+        click.echo(f"(sandbox-only credentials; {INACTIVE_APP_ID} is a built-in inactive application)")
+        if config.fault_rate or config.latency_ms:
+            click.echo(f"faults: rate {config.fault_rate}, latency {config.latency_ms} ms, slow {config.slow_seconds} s")
+        sys.stdout.flush()
+
+    serve_forever(config, on_ready=ready)
+
+
+@click.group(invoke_without_command=True, context_settings={"help_option_names": ["-h", "--help"]})
+@_serve_options
+@click.pass_context
+def sandbox(ctx: click.Context, **kw) -> None:
+    """Serve a local, faithful copy of the 直播云 openAPI (all 35 endpoints) on loopback.
+
+    Without a subcommand it serves in the foreground and prints the base URL,
+    applicationID and secret to use.  The data come from a deterministic
+    synthetic school: the same --seed and --now answer byte-identically.
+    Subcommands: `serve` (the same, explicitly) and `truth` (write the ground
+    truth as Parquet).
+    """
+    if ctx.invoked_subcommand is None:
+        _serve(_config(kw))
+
+
+@sandbox.command("serve")
+@_serve_options
+def serve(**kw) -> None:
+    """Serve in the foreground (same options as `liveclass sandbox`)."""
+    _serve(_config(kw))
+
+
+@sandbox.command("truth")
+@click.option("--seed", default=7, show_default=True, type=int)
+@click.option("--start", "start", required=True, type=click.DateTime(["%Y-%m-%d"]), help="First day (YYYY-mm-dd).")
+@click.option("--end", "end", required=True, type=click.DateTime(["%Y-%m-%d"]), help="Last day (YYYY-mm-dd).")
+@click.option("--out", "out", required=True, type=click.Path(file_okay=False), help="Output directory.")
+@click.option("--lessons-per-day", default=40, show_default=True, type=click.IntRange(1, 999))
+@click.option("--now", "now", default=None, help="Simulated clock 'YYYY-mm-dd HH:ii[:ss]'; default: the wall clock.")
+def truth(seed: int, start: datetime, end: datetime, out: str, lessons_per_day: int, now: str | None) -> None:
+    """Write the school's ground truth for [start, end] as Parquet and print rows per table."""
+    from .school import School
+    from .truth import write_truth
+
+    school = School(seed=seed, lessons_per_day=lessons_per_day, now=_parse_now(now))
+    result = write_truth(school, start.date(), end.date(), Path(out))
+    if isinstance(result, dict):
+        for table, rows in result.items():
+            click.echo(f"{table}: {rows if isinstance(rows, int) else rows}")
+    elif result is not None:
+        click.echo(str(result))
+    click.echo(f"written to {out}")
+
+
+if __name__ == "__main__":  # python -m pipeline.sandbox.cli serve ...
+    sandbox(prog_name="liveclass sandbox")

@@ -1,0 +1,269 @@
+"""The sandbox's ASGI app: the openAPI protocol, faults and latency around the handlers.
+
+Protocol, in the order checked (every answer is HTTP 200 with the error
+envelope ``{"status":0,"error_code":N,"msg":"<Table 4 text>: <detail>","data":null}``,
+``code`` instead of ``error_code`` on API 34's path):
+
+1. unknown path (one trailing ``/`` is tolerated) -> 30001
+2. a method other than POST -> 30002
+3. a body over :data:`MAX_BODY` (1 MiB) -> 40003, and the connection is closed
+4. form fields are read from an ``application/x-www-form-urlencoded`` body
+   (a body with another content type has no form fields; the query string is
+   ignored); the last of repeated fields wins, as in PHP
+5. applicationID absent or empty -> 20001; signMsg absent or empty -> 20002
+6. unknown applicationID -> 20003; an application with active=0 -> 20004
+7. a signMsg failing any check of :func:`decode_sign_msg` -> 20005 (the MAC
+   is verified before anything is decrypted or unserialized)
+8. the route's handler: 40001/40002/40003/40004 or the documented answer.
+
+Anything unexpected is logged server-side and answered with 50000; no stack
+trace ever reaches a client.  Answers of read-only endpoints are cached per
+(path, params) while the platform state and the clock second are unchanged.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from typing import Any
+from urllib.parse import parse_qsl
+
+from pipeline.api.errors import ERROR_MESSAGES
+from pipeline.api.signing import SignatureError, decode_sign_msg
+
+from .faults import DAMAGING_FAULTS, NO_DATA_FAULTS, FaultPlan, http_fault_response
+from .handlers import ROUTES, Ctx, Reject, Route
+
+log = logging.getLogger("pipeline.sandbox.server")
+
+#: Largest request body accepted (bytes); larger -> 40003 and the connection is closed.
+MAX_BODY = 1024 * 1024
+#: Most form fields parsed from one body.
+MAX_FIELDS = 64
+_CACHE_LIMIT = 50_000
+_CACHE_KEY_LIMIT = 4096  # params longer than this (repr) are not cached
+
+_JSON_CT = (b"content-type", b"application/json; charset=utf-8")
+
+
+def dumps(obj: Any) -> bytes:
+    return json.dumps(obj, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+
+
+def error_body(code: int, detail: str, code_key: str = "error_code") -> bytes:
+    text = ERROR_MESSAGES[code]
+    return dumps({"status": 0, code_key: code, "msg": f"{text}: {detail}" if detail else text, "data": None})
+
+
+class _QuietResetFilter(logging.Filter):
+    """Drop uvicorn's complaint about the deliberately unfinished 'reset' fault responses."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return "returned without completing response" not in record.getMessage()
+
+
+_quiet_filter = _QuietResetFilter()
+
+
+def install_log_filter() -> None:
+    lg = logging.getLogger("uvicorn.error")
+    if _quiet_filter not in lg.filters:
+        lg.addFilter(_quiet_filter)
+
+
+class SandboxApp:
+    """A plain ASGI 3 callable; one instance per server (state lives in ``platform``)."""
+
+    def __init__(self, platform, faults: FaultPlan):
+        self.platform = platform
+        self.faults = faults
+        self.routes: dict[str, Route] = ROUTES
+        self._cache: dict[tuple, bytes] = {}
+        self._cache_stamp: tuple | None = None
+        self.requests = 0
+
+    # -- ASGI entry point -------------------------------------------------------
+    async def __call__(self, scope: dict, receive, send) -> None:
+        kind = scope["type"]
+        if kind == "lifespan":
+            while True:
+                msg = await receive()
+                if msg["type"] == "lifespan.startup":
+                    await send({"type": "lifespan.startup.complete"})
+                elif msg["type"] == "lifespan.shutdown":
+                    await send({"type": "lifespan.shutdown.complete"})
+                    return
+        if kind != "http":
+            return
+        self.requests += 1
+        fault = self.faults.decide()
+        try:
+            await self._serve(scope, receive, send, fault)
+        except Exception:  # pragma: no cover - a bug; never leak it to the client
+            log.exception("sandbox request failed")
+            try:
+                await self._send(send, 200, [_JSON_CT], error_body(50000, "internal error"))
+            except Exception:
+                pass
+
+    async def _serve(self, scope: dict, receive, send, fault: str | None) -> None:
+        path: str = scope.get("path") or "/"
+        route = self.routes.get(path)
+        if route is None and len(path) > 1 and path.endswith("/"):
+            route = self.routes.get(path[:-1])
+        code_key = route.code_key if route else "error_code"
+
+        content_type = b""
+        declared = None
+        for name, value in scope.get("headers") or ():
+            if name == b"content-type":
+                content_type = value
+            elif name == b"content-length":
+                declared = value
+        body, too_big = await self._read_body(receive, declared)
+        await self.faults.delay()
+
+        if fault in NO_DATA_FAULTS:
+            if fault == "code50000":
+                await self._send(send, 200, [_JSON_CT], error_body(50000, "injected server error", code_key))
+            else:
+                status, headers, text = http_fault_response(fault, self.faults.retry_after)
+                await self._send(send, status, headers, text)
+            return
+
+        if fault in DAMAGING_FAULTS and route is not None and route.write:
+            answer = error_body(50000, "injected server error", code_key)  # writes are never applied under a fault
+        else:
+            answer = self.answer(scope.get("method", ""), path, route, content_type, body, too_big)
+
+        if fault == "slow":
+            await self.faults.slow()
+            await self._send(send, 200, [_JSON_CT], answer)
+        elif fault == "truncated":
+            await self._send(send, 200, [_JSON_CT], answer[: len(answer) // 2])
+        elif fault == "reset":
+            headers = [_JSON_CT, (b"content-length", str(len(answer)).encode())]
+            await send({"type": "http.response.start", "status": 200, "headers": headers})
+            await send({"type": "http.response.body", "body": answer[: len(answer) // 2], "more_body": True})
+            # returning without finishing makes uvicorn close the connection mid-body
+        else:
+            extra = [(b"connection", b"close")] if too_big else []
+            await self._send(send, 200, [_JSON_CT, *extra], answer)
+
+    @staticmethod
+    async def _send(send, status: int, headers: list, body: bytes) -> None:
+        if not any(h[0] == b"content-length" for h in headers):
+            headers = [*headers, (b"content-length", str(len(body)).encode())]
+        await send({"type": "http.response.start", "status": status, "headers": headers})
+        await send({"type": "http.response.body", "body": body})
+
+    @staticmethod
+    async def _read_body(receive, declared: bytes | None) -> tuple[bytes, bool]:
+        if declared is not None:
+            try:
+                if int(declared) > MAX_BODY:
+                    return b"", True
+            except ValueError:
+                pass
+        chunks: list[bytes] = []
+        size = 0
+        while True:
+            msg = await receive()
+            if msg["type"] != "http.request":  # disconnect
+                return b"".join(chunks), False
+            chunk = msg.get("body", b"")
+            size += len(chunk)
+            if size > MAX_BODY:
+                return b"", True
+            if chunk:
+                chunks.append(chunk)
+            if not msg.get("more_body", False):
+                return b"".join(chunks), False
+
+    # -- the protocol, synchronously --------------------------------------------
+    def answer(self, method: str, path: str, route: Route | None, content_type: bytes, body: bytes,
+               too_big: bool) -> bytes:
+        code_key = route.code_key if route else "error_code"
+        try:
+            if route is None:
+                return error_body(30001, f"no route for {path[:100]}")
+            if method != "POST":
+                return error_body(30002, f"{method[:10]} is not allowed, use POST", code_key)
+            if too_big:
+                return error_body(40003, f"request body larger than {MAX_BODY} bytes", code_key)
+            form = self._form(content_type, body)
+            if form is None:
+                return error_body(40003, f"more than {MAX_FIELDS} form fields", code_key)
+            app_id = form.get("applicationID", "")
+            if not app_id:
+                return error_body(20001, "", code_key)
+            sign_msg = form.get("signMsg", "")
+            if not sign_msg:
+                return error_body(20002, "", code_key)
+            app = self.platform.apps.get(app_id)
+            if app is None:
+                return error_body(20003, "", code_key)
+            if not app.active:
+                return error_body(20004, "", code_key)
+            try:
+                params = decode_sign_msg(sign_msg, app.secret)
+            except SignatureError as exc:
+                return error_body(20005, exc.reason, code_key)
+            return self._handle(route, params, Ctx(app_id))
+        except Exception:
+            log.exception("sandbox handler failed on %s", path)
+            return error_body(50000, "internal error", code_key)
+
+    @staticmethod
+    def _form(content_type: bytes, body: bytes) -> dict[str, str] | None:
+        if content_type:
+            mime = content_type.split(b";", 1)[0].strip().lower()
+            if mime != b"application/x-www-form-urlencoded":
+                return {}
+        if not body:
+            return {}
+        try:
+            pairs = parse_qsl(body.decode("latin-1"), keep_blank_values=True, encoding="utf-8", errors="replace",
+                              max_num_fields=MAX_FIELDS)
+        except ValueError:
+            return None
+        return dict(pairs)
+
+    def _handle(self, route: Route, params: dict, ctx: Ctx) -> bytes:
+        platform = self.platform
+        clock = platform.clock_key()
+        if not route.cache:
+            try:
+                result = route.handler(platform, params, ctx)
+            except Reject as r:
+                return error_body(r.code, r.detail, route.code_key)
+            return dumps(result)
+        stamp = (platform.version, clock)
+        if stamp != self._cache_stamp or len(self._cache) > _CACHE_LIMIT:
+            self._cache.clear()
+            self._cache_stamp = stamp
+        key: tuple | None = (route.path, repr(params))
+        if len(key[1]) > _CACHE_KEY_LIMIT:
+            key = None
+        if key is not None:
+            hit = self._cache.get(key)
+            if hit is not None:
+                return hit
+        try:
+            out = dumps(route.handler(platform, params, ctx))
+        except Reject as r:
+            out = error_body(r.code, r.detail, route.code_key)
+        if key is not None and platform.version == stamp[0]:
+            self._cache[key] = out
+        return out
+
+
+def make_app(config) -> SandboxApp:
+    """The ASGI callable for a :class:`~pipeline.sandbox.runner.SandboxConfig`."""
+    from .platform import Platform
+
+    platform = Platform.from_config(config)
+    faults = FaultPlan(seed=config.seed, fault_rate=config.fault_rate, latency_ms=config.latency_ms,
+                       slow_seconds=config.slow_seconds, retry_after=config.retry_after)
+    install_log_filter()
+    return SandboxApp(platform, faults)
