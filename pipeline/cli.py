@@ -44,6 +44,10 @@ def run(start: date | None, end: date | None) -> None:
         click.echo(f"Warehouse: {summary.warehouse}")
         for mart, rows in summary.mart_rows.items():
             click.echo(f"  {mart:<28} {rows:>8} rows")
+        if summary.feeds is not None:
+            click.echo(f"Feeds:     {summary.feeds}/  (manifest.json, CSV/JSON/Parquet per mart)")
+        if summary.report is not None:
+            click.echo(f"Report:    {summary.report}")
         click.echo("Try:  liveclass query \"SELECT lesson_date, lessons, attendance_rate FROM mart_daily_overview "
                    "ORDER BY lesson_date\"")
     failed = [d.day for d in summary.days if not d.success]
@@ -88,6 +92,43 @@ def query(sql: str, fmt: str, path: str | None) -> None:
         sys.exit(1)
     finally:
         con.close()
+
+
+def _published_warehouse():
+    import os
+    from pathlib import Path
+
+    from pipeline.storage import DataDir
+
+    dirs = DataDir(os.environ.get("LIVECLASS_DATA_DIR", "data"))
+    if not dirs.warehouse.exists():
+        click.echo(f"liveclass: no warehouse at {dirs.warehouse}; run `liveclass run` first.", err=True)
+        sys.exit(2)
+    return dirs, Path(dirs.warehouse)
+
+
+@main.command()
+def feeds() -> None:
+    """Write the dashboard feeds (CSV/JSON/Parquet + manifest.json) from the published warehouse."""
+    from assets.publish.feeds import write_feeds
+
+    dirs, wh = _published_warehouse()
+    r = write_feeds(wh, dirs.root)
+    for mart, rows in r.rows.items():
+        click.echo(f"  {mart:<28} {rows:>8} rows")
+    click.echo(f"Feeds: {r.path}/  ({r.bytes:,} bytes, {r.seconds:.1f}s)")
+
+
+@main.command()
+@click.option("--days", type=click.IntRange(1, 366), default=30, show_default=True,
+              help="Days in the window, ending at the newest lesson_date in the warehouse.")
+def report(days: int) -> None:
+    """Write the self-contained HTML report from the published warehouse."""
+    from assets.publish.report import build_report
+
+    dirs, wh = _published_warehouse()
+    r = build_report(wh, dirs.report, days=days)
+    click.echo(f"Report: {r.path}  ({r.bytes:,} bytes, window {r.window[0]} .. {r.window[1]}, {r.seconds:.1f}s)")
 
 
 def _register() -> None:

@@ -14,8 +14,10 @@ import os
 
 from dagster import AssetSelection, Definitions, EnvVar, define_asset_job
 
+from assets.feeds import feeds_files
 from assets.lake.assets import DAILY_LAKE_ASSETS, lake_course_progress
 from assets.raw.assets import RAW_ASSETS
+from assets.report import report_html
 from assets.warehouse import warehouse_duckdb
 from pipeline.resources import DataDirResource, LiveClassApiResource
 from pipeline.schedules import build_schedules
@@ -24,7 +26,7 @@ DAILY_JOB = "daily_extract"
 PUBLISH_JOB = "publish"
 
 DAILY_ASSETS = [*RAW_ASSETS, *DAILY_LAKE_ASSETS]
-PUBLISH_ASSETS = [lake_course_progress, warehouse_duckdb]
+PUBLISH_ASSETS = [lake_course_progress, warehouse_duckdb, feeds_files, report_html]
 
 daily_job = define_asset_job(
     DAILY_JOB,
@@ -34,7 +36,7 @@ daily_job = define_asset_job(
 publish_job = define_asset_job(
     PUBLISH_JOB,
     selection=AssetSelection.assets(*PUBLISH_ASSETS),
-    description="Course progress snapshot, then rebuild and publish the DuckDB warehouse.",
+    description="Course progress snapshot, then rebuild and publish the DuckDB warehouse, then the feeds and report.",
 )
 
 

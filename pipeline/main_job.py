@@ -41,6 +41,8 @@ class RunSummary:
     warehouse: Path | None
     mart_rows: dict[str, int]
     sandbox_url: str | None
+    feeds: Path | None = None      # $LIVECLASS_DATA_DIR/feeds when published by this run
+    report: Path | None = None     # $LIVECLASS_DATA_DIR/report/index.html when published by this run
 
     @property
     def success(self) -> bool:
@@ -124,7 +126,7 @@ def api_environment(echo: Callable[[str], None]) -> Iterator[str | None]:
 def _day_result(day: str, result, seconds: float) -> DayResult:
     out = DayResult(day=day, success=result.success, seconds=seconds)
     for ev in result.get_asset_materialization_events():
-        mat = ev.asset_materialization
+        mat = ev.materialization
         md = {k: v.value for k, v in mat.metadata.items()}
         key = mat.asset_key.path
         if key[0] == "raw":
@@ -187,4 +189,7 @@ def run_main_job(start: date | None = None, end: date | None = None, *,
         else:
             failures = [ev.message or "" for ev in pub.all_events if ev.is_failure]
             echo(f"  publish FAILED: {(failures[0] if failures else 'run failed').splitlines()[0]}")
-        return RunSummary(results, warehouse, mart_rows, sandbox_url)
+        published = {tuple(ev.materialization.asset_key.path) for ev in pub.get_asset_materialization_events()}
+        feeds = data_dir / "feeds" if ("feeds", "files") in published else None
+        report = data_dir / "report" / "index.html" if ("report", "html") in published else None
+        return RunSummary(results, warehouse, mart_rows, sandbox_url, feeds=feeds, report=report)
