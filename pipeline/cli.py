@@ -84,9 +84,7 @@ def query(sql: str, fmt: str, path: str | None) -> None:
         if fmt == "table":
             rel.show(max_rows=200, max_width=200)
         else:
-            df = rel.df()
-            click.echo(df.to_csv(index=False) if fmt == "csv" else df.to_json(orient="records", force_ascii=False,
-                                                                              date_format="iso"))
+            click.echo(_render(rel.columns, rel.fetchall(), fmt), nl=False)
     except duckdb.Error as exc:
         click.echo(f"liveclass: {str(exc).splitlines()[0]}", err=True)
         sys.exit(1)
@@ -129,6 +127,29 @@ def report(days: int) -> None:
     dirs, wh = _published_warehouse()
     r = build_report(wh, dirs.report, days=days)
     click.echo(f"Report: {r.path}  ({r.bytes:,} bytes, window {r.window[0]} .. {r.window[1]}, {r.seconds:.1f}s)")
+
+
+def _render(columns: list[str], rows: list[tuple], fmt: str) -> str:
+    """CSV or JSON text of a result, keeping integer types (DuckDB's HUGEINT sums too) and ISO dates."""
+    import csv
+    import io
+    import json
+    from decimal import Decimal
+
+    def plain(v):
+        if isinstance(v, Decimal):
+            return int(v) if v == v.to_integral_value() else float(v)
+        if hasattr(v, "isoformat"):
+            return v.isoformat()
+        return v
+
+    if fmt == "json":
+        return json.dumps([{c: plain(v) for c, v in zip(columns, row)} for row in rows], ensure_ascii=False) + "\n"
+    buf = io.StringIO()
+    writer = csv.writer(buf, lineterminator="\n")
+    writer.writerow(columns)
+    writer.writerows([[plain(v) for v in row] for row in rows])
+    return buf.getvalue()
 
 
 def _register() -> None:

@@ -20,6 +20,10 @@ from pipeline.api import ApiError, AuthError, LiveClassClient, ParameterError, R
 from pipeline.partitions import DEFAULT_START_DATE, TZ, day_window
 
 
+#: Dagster's console logger at WARNING: progress comes from our own lines; the UI keeps every event.
+QUIET = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
+
+
 class ConfigError(Exception):
     """Configuration the user must fix; its text is the one line we print."""
 
@@ -155,6 +159,8 @@ def run_main_job(start: date | None = None, end: date | None = None, *,
         os.environ["LIVECLASS_DATA_DIR"] = str(data_dir)
         home = Path(os.environ.setdefault("DAGSTER_HOME", str(Path("dagster_home").resolve())))
         home.mkdir(parents=True, exist_ok=True)
+        if not (home / "dagster.yaml").exists():  # a home we create: no telemetry banner, quiet runs
+            (home / "dagster.yaml").write_text("telemetry:\n  enabled: false\n")
         from dagster import DagsterInstance
 
         from pipeline.definitions import DAILY_JOB, PUBLISH_JOB, defs
@@ -165,14 +171,16 @@ def run_main_job(start: date | None = None, end: date | None = None, *,
         job = defs.resolve_job_def(DAILY_JOB)
         for i, day in enumerate(days, 1):
             t0 = time.monotonic()
-            res = job.execute_in_process(partition_key=day.isoformat(), instance=instance, raise_on_error=False)
+            res = job.execute_in_process(partition_key=day.isoformat(), instance=instance, raise_on_error=False,
+                                         run_config=QUIET)
             r = _day_result(day.isoformat(), res, time.monotonic() - t0)
             results.append(r)
             status = "ok" if r.success else f"FAILED: {r.error}"
             echo(f"  [{i}/{len(days)}] {r.day}: {r.rows.get('lessons', 0)} lessons, {r.api_calls} API calls"
                  f" ({r.retries} retries), {sum(r.rows.values())} lake rows, {r.seconds:.1f}s  {status}")
         echo("Publishing the warehouse ...")
-        pub = defs.resolve_job_def(PUBLISH_JOB).execute_in_process(instance=instance, raise_on_error=False)
+        pub = defs.resolve_job_def(PUBLISH_JOB).execute_in_process(instance=instance, raise_on_error=False,
+                                                                          run_config=QUIET)
         warehouse = data_dir / "warehouse.duckdb" if pub.success else None
         mart_rows: dict[str, int] = {}
         if warehouse is not None:
