@@ -1,0 +1,261 @@
+"""Build the DuckDB warehouse from the Parquet lake.
+
+``build_warehouse(lake_dir, out_path)`` is a full rebuild: it opens a fresh
+database file beside ``out_path``, exposes every lake table as a temporary
+``stg_<table>`` view (or an empty temporary table of the lake schema when the
+table has no file yet), runs the SQL models of ``warehouse/models/*.sql`` in
+filename order, checks that every table and column carries a comment, records
+the run in ``etl_build``, CHECKPOINTs, closes and atomically renames the file
+onto ``out_path``.  On any failure the temporary file is removed and the
+published warehouse is left untouched.
+
+Models reference only ``stg_*`` relations and each other; they never see a
+path.  Staging objects are TEMP, so the published file holds no reference to
+the lake's location.
+
+Readers: :func:`connect_readonly`.  A reader that keeps a connection open keeps
+reading the build it opened (on Linux the replaced inode stays valid).  Note
+that DuckDB caches database instances per path inside one process: while any
+connection to ``out_path`` is open in a process, new connections from that
+same process share the old instance.  Close all connections to pick up a new
+build.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import time
+import uuid
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+
+import duckdb
+import pyarrow as pa
+
+from assets.lake.schemas import COURSE_PROGRESS, DAILY_TABLES
+
+TIMEZONE = "Asia/Shanghai"
+
+#: lake table name -> pyarrow schema, including the snapshot table.
+LAKE_TABLES: dict[str, pa.Schema] = {**DAILY_TABLES, "course_progress": COURSE_PROGRESS}
+
+#: Bookkeeping table, not a model: changes every build.
+ETL_TABLE = "etl_build"
+
+
+@dataclass
+class BuildResult:
+    out_path: Path
+    rows: dict[str, int] = field(default_factory=dict)
+    seconds: float = 0.0
+    lake_files: int = 0
+
+
+def sql_literal(value: str) -> str:
+    """A single-quoted SQL string literal."""
+    return "'" + str(value).replace("'", "''") + "'"
+
+
+def _set_session(con: duckdb.DuckDBPyConnection) -> None:
+    con.execute(f"SET TimeZone = {sql_literal(TIMEZONE)}")
+    con.execute("SET enable_progress_bar = false")
+
+
+def connect_readonly(path: str | os.PathLike) -> duckdb.DuckDBPyConnection:
+    """Open a published warehouse read-only, with the session time zone set."""
+    con = duckdb.connect(str(path), read_only=True)
+    _set_session(con)
+    return con
+
+
+def model_files() -> list[tuple[str, str]]:
+    """(file name, SQL text) of the packaged models, in filename order."""
+    root = resources.files("warehouse") / "models"
+    files = sorted((p for p in root.iterdir() if p.name.endswith(".sql")), key=lambda p: p.name)
+    return [(p.name, p.read_text(encoding="utf-8")) for p in files]
+
+
+def lake_files(lake_dir: str | os.PathLike) -> dict[str, list[str]]:
+    """Parquet files of each lake table, sorted (daily tables by partition)."""
+    lake = Path(lake_dir)
+    out: dict[str, list[str]] = {}
+    for name in DAILY_TABLES:
+        out[name] = sorted(str(p) for p in (lake / name).glob("date=*/*.parquet"))
+    snap = lake / "course_progress" / "snapshot.parquet"
+    out["course_progress"] = [str(snap)] if snap.is_file() else []
+    return out
+
+
+def _create_staging(con: duckdb.DuckDBPyConnection, files: dict[str, list[str]]) -> None:
+    for name, schema in LAKE_TABLES.items():
+        stg = f"stg_{name}"
+        if files[name]:
+            cols = ", ".join(f'"{f.name}"' for f in schema)
+            paths = "[" + ", ".join(sql_literal(p) for p in files[name]) + "]"
+            con.execute(
+                f"CREATE TEMP VIEW {stg} AS SELECT {cols} FROM read_parquet({paths}, "
+                "hive_partitioning = false, union_by_name = false)"
+            )
+        else:
+            empty = schema.empty_table()
+            con.register("_empty_stage", empty)
+            con.execute(f"CREATE TEMP TABLE {stg} AS SELECT * FROM _empty_stage")
+            con.unregister("_empty_stage")
+
+
+def _run_models(con: duckdb.DuckDBPyConnection) -> None:
+    for name, text in model_files():
+        for stmt in con.extract_statements(text):
+            try:
+                con.execute(stmt)
+            except duckdb.Error as exc:
+                raise RuntimeError(f"model {name} failed: {exc}") from exc
+
+
+def warehouse_tables(con: duckdb.DuckDBPyConnection) -> list[str]:
+    return [
+        r[0]
+        for r in con.execute(
+            "SELECT table_name FROM duckdb_tables() WHERE database_name = current_database() "
+            "AND schema_name = 'main' AND NOT temporary ORDER BY table_name"
+        ).fetchall()
+    ]
+
+
+def _check_comments(con: duckdb.DuckDBPyConnection) -> None:
+    missing = con.execute(
+        """
+        SELECT table_name, NULL AS column_name FROM duckdb_tables()
+         WHERE database_name = current_database() AND schema_name = 'main' AND NOT temporary
+           AND coalesce(trim(comment), '') = ''
+        UNION ALL
+        SELECT table_name, column_name FROM duckdb_columns()
+         WHERE database_name = current_database() AND schema_name = 'main' AND NOT internal
+           AND coalesce(trim(comment), '') = ''
+        ORDER BY ALL
+        """
+    ).fetchall()
+    if missing:
+        raise RuntimeError(f"tables/columns without COMMENT: {missing}")
+
+
+def _write_etl(con, lake_dir, n_files, rows, seconds) -> None:
+    con.execute(
+        f"""
+        CREATE TABLE {ETL_TABLE} (
+            built_at TIMESTAMPTZ NOT NULL,
+            lake_dir VARCHAR NOT NULL,
+            lake_files INTEGER NOT NULL,
+            rows_per_table JSON NOT NULL,
+            duration_seconds DOUBLE NOT NULL,
+            duckdb_version VARCHAR NOT NULL
+        )
+        """
+    )
+    con.execute(
+        f"INSERT INTO {ETL_TABLE} VALUES (current_timestamp, ?, ?, ?, ?, ?)",
+        [str(lake_dir), n_files, json.dumps(rows, sort_keys=True), seconds, duckdb.__version__],
+    )
+    for stmt in (
+        f"COMMENT ON TABLE {ETL_TABLE} IS 'Run bookkeeping: one row describing the build that produced this file (the only table that differs between two builds of the same lake).'",
+        f"COMMENT ON COLUMN {ETL_TABLE}.built_at IS 'When the build ran (Asia/Shanghai).'",
+        f"COMMENT ON COLUMN {ETL_TABLE}.lake_dir IS 'Lake directory the build read.'",
+        f"COMMENT ON COLUMN {ETL_TABLE}.lake_files IS 'Number of Parquet files read from the lake.'",
+        f"COMMENT ON COLUMN {ETL_TABLE}.rows_per_table IS 'JSON object: row count of every warehouse table.'",
+        f"COMMENT ON COLUMN {ETL_TABLE}.duration_seconds IS 'Wall time of staging plus models, in seconds (before the final checkpoint).'",
+        f"COMMENT ON COLUMN {ETL_TABLE}.duckdb_version IS 'DuckDB library version that wrote the file.'",
+    ):
+        con.execute(stmt)
+
+
+def _remove_quietly(*paths: Path) -> None:
+    for p in paths:
+        try:
+            if p.is_dir():
+                shutil.rmtree(p, ignore_errors=True)
+            else:
+                p.unlink(missing_ok=True)
+        except OSError:
+            pass
+
+
+def build_warehouse(
+    lake_dir: str | os.PathLike,
+    out_path: str | os.PathLike,
+    *,
+    threads: int | None = None,
+    memory_limit: str | None = None,
+) -> BuildResult:
+    """Full rebuild of the warehouse from ``lake_dir``, published atomically at ``out_path``."""
+    t0 = time.perf_counter()
+    lake_dir = Path(lake_dir)
+    out_path = Path(out_path)
+    out_path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = out_path.with_name(f".{out_path.name}.{os.getpid()}.{uuid.uuid4().hex}.building")
+    wal = tmp.with_name(tmp.name + ".wal")
+    spill = tmp.with_name(tmp.name + ".spill")
+    files = lake_files(lake_dir)
+    n_files = sum(len(v) for v in files.values())
+    con = None
+    try:
+        con = duckdb.connect(str(tmp))
+        _set_session(con)
+        con.execute(f"SET temp_directory = {sql_literal(str(spill))}")
+        if threads:
+            con.execute(f"SET threads = {int(threads)}")
+        if memory_limit:
+            con.execute(f"SET memory_limit = {sql_literal(memory_limit)}")
+        _create_staging(con, files)
+        _run_models(con)
+        _check_comments(con)
+        rows = {
+            t: con.execute(f'SELECT count(*) FROM "{t}"').fetchone()[0] for t in warehouse_tables(con)
+        }
+        seconds = time.perf_counter() - t0
+        _write_etl(con, lake_dir, n_files, rows, seconds)
+        con.execute("CHECKPOINT")
+        con.close()
+        con = None
+        with open(tmp, "rb") as fh:
+            os.fsync(fh.fileno())
+        os.replace(tmp, out_path)
+        try:
+            dfd = os.open(out_path.parent, os.O_RDONLY)
+            try:
+                os.fsync(dfd)
+            finally:
+                os.close(dfd)
+        except OSError:
+            pass
+    except BaseException:
+        if con is not None:
+            try:
+                con.close()
+            except Exception:
+                pass
+        _remove_quietly(tmp, wal, spill)
+        raise
+    _remove_quietly(wal, spill)
+    return BuildResult(out_path=out_path, rows=rows, seconds=time.perf_counter() - t0, lake_files=n_files)
+
+
+def main(argv: list[str] | None = None) -> None:
+    import argparse
+
+    p = argparse.ArgumentParser(description="Rebuild the DuckDB warehouse from the Parquet lake.")
+    p.add_argument("lake_dir")
+    p.add_argument("out_path")
+    p.add_argument("--threads", type=int)
+    p.add_argument("--memory-limit")
+    a = p.parse_args(argv)
+    r = build_warehouse(a.lake_dir, a.out_path, threads=a.threads, memory_limit=a.memory_limit)
+    print(f"built {r.out_path} in {r.seconds:.1f} s from {r.lake_files} files")
+    for t, n in r.rows.items():
+        print(f"  {t:32s} {n:>12,d}")
+
+
+if __name__ == "__main__":
+    main()
