@@ -10,8 +10,13 @@ import click
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="liveclass")
-def main() -> None:
+@click.option("-v", "--verbose", count=True, help="Log API retries (-v) or every request (-vv) to stderr.")
+def main(verbose: int = 0) -> None:
     """liveclass: reporting pipeline for the 直播云 live-classroom openAPI."""
+    import logging
+
+    level = {0: logging.ERROR, 1: logging.WARNING}.get(verbose, logging.DEBUG)
+    logging.basicConfig(level=level, format="%(asctime)s %(name)s %(levelname)s %(message)s")
 
 
 def _parse_day(ctx, param, value):
@@ -162,3 +167,7 @@ try:  # the sandbox command group lives with the sandbox
     _register()
 except ImportError:  # pragma: no cover - during bootstrap only
     pass
+
+
+if __name__ == "__main__":
+    main()

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import tempfile
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -69,12 +70,21 @@ def check_window(start: date, end: date, now: datetime | None = None) -> list[da
 
 
 def check_data_dir(path: Path) -> None:
-    """Fail before writing anything if the data directory cannot be written."""
-    probe_parent = path
-    while not probe_parent.exists():
-        probe_parent = probe_parent.parent
-    if not os.access(probe_parent, os.W_OK | os.X_OK) or (path.exists() and not path.is_dir()):
-        raise ConfigError(f"data directory {path} is not writable: set LIVECLASS_DATA_DIR to a folder you can write.")
+    """Fail before writing anything if the data directory cannot be written.
+
+    Probes the nearest existing ancestor with a temporary file that is removed at once.
+    """
+    ancestor = path
+    while not ancestor.exists():
+        ancestor = ancestor.parent
+    hint = "set LIVECLASS_DATA_DIR to a folder you can write."
+    if not ancestor.is_dir():
+        raise ConfigError(f"data directory {path} is not writable ({ancestor} is a file): {hint}")
+    try:
+        with tempfile.TemporaryFile(dir=ancestor):
+            pass
+    except OSError as exc:
+        raise ConfigError(f"data directory {path} is not writable ({exc.strerror}): {hint}") from None
 
 
 def check_api(base_url: str, app_id: str, secret: str, day: date) -> None:

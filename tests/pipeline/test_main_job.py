@@ -1,0 +1,85 @@
+"""``liveclass run`` end to end as a user runs it (a subprocess), and its refusals."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from datetime import datetime, timedelta
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from pipeline.partitions import TZ
+
+pytestmark = pytest.mark.xdist_group("sandbox")
+
+
+def liveclass(args, tmp_path: Path, **env) -> subprocess.CompletedProcess:
+    full_env = {k: v for k, v in os.environ.items() if not k.startswith("LIVECLASS_")}
+    full_env.update({"LIVECLASS_DATA_DIR": str(tmp_path / "data"), "DAGSTER_HOME": str(tmp_path / "dh"), **env})
+    return subprocess.run([sys.executable, "-m", "pipeline.cli", *args], env=full_env, cwd=tmp_path,
+                          capture_output=True, text=True, timeout=600)
+
+
+def test_run_on_embedded_sandbox_publishes_marts_covering_every_lesson(tmp_path):
+    today = datetime.now(TZ).date()
+    start, end = today - timedelta(days=2), today - timedelta(days=1)
+    proc = liveclass(["run", "--start", start.isoformat(), "--end", end.isoformat()], tmp_path)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    out = proc.stdout
+    assert "embedded sandbox at http://127.0.0.1:" in out
+    assert "[2/2]" in out and "Warehouse:" in out and "mart_lesson_attendance" in out
+    wh = tmp_path / "data" / "warehouse.duckdb"
+    con = duckdb.connect(str(wh), read_only=True)
+    try:
+        per_day = dict(con.execute("SELECT lesson_date, count(*) FROM mart_lesson_attendance GROUP BY 1").fetchall())
+        lake_lessons = con.execute(
+            f"SELECT count(*) FROM read_parquet('{tmp_path}/data/lake/lessons/*/*.parquet')").fetchone()[0]
+    finally:
+        con.close()
+    assert per_day == {start: 40, end: 40}  # the sandbox's default 40 lessons a day, every one in the mart
+    assert lake_lessons == 80
+    runs = list((tmp_path / "dh").rglob("*.db")) + list((tmp_path / "dh").rglob("runs*"))
+    assert runs, "runs were not recorded in DAGSTER_HOME"
+    q = liveclass(["query", "SELECT count(*) AS n FROM mart_daily_overview", "--format", "csv"], tmp_path)
+    assert q.returncode == 0 and q.stdout.splitlines() == ["n", "2"]
+
+
+def test_incomplete_day_is_refused_before_anything_is_written(tmp_path):
+    today = datetime.now(TZ).date()
+    proc = liveclass(["run", "--start", today.isoformat(), "--end", today.isoformat()], tmp_path)
+    assert proc.returncode == 2
+    assert "not a complete day" in proc.stderr and len(proc.stderr.strip().splitlines()) == 1
+    assert not (tmp_path / "data").exists() and not (tmp_path / "dh").exists()
+
+
+def test_wrong_secret_stops_at_once_with_one_line_and_writes_nothing(sandbox, tmp_path):
+    proc = liveclass(["run"], tmp_path, LIVECLASS_BASE_URL=sandbox.base_url, LIVECLASS_APP_ID=sandbox.app_id,
+                     LIVECLASS_SECRET="not-the-secret")
+    assert proc.returncode == 2
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1 and "20005" in lines[0] and "LIVECLASS_SECRET" in lines[0]
+    assert "not-the-secret" not in proc.stderr + proc.stdout
+    assert not (tmp_path / "data").exists() and not (tmp_path / "dh").exists()
+
+
+def test_data_dir_under_a_file_is_refused(tmp_path):
+    (tmp_path / "afile").write_text("x")
+    proc = liveclass(["run"], tmp_path, LIVECLASS_DATA_DIR=str(tmp_path / "afile" / "data"))
+    assert proc.returncode == 2 and "not writable" in proc.stderr and "LIVECLASS_DATA_DIR" in proc.stderr
+    assert not (tmp_path / "dh").exists()
+
+
+def test_read_only_data_dir_is_refused(tmp_path):
+    locked = tmp_path / "locked"
+    locked.mkdir()
+    locked.chmod(0o500)
+    try:
+        if os.access(locked, os.W_OK):
+            pytest.skip("root can write into a read-only folder; covered by the file case above")
+        proc = liveclass(["run"], tmp_path, LIVECLASS_DATA_DIR=str(locked / "data"))
+    finally:
+        locked.chmod(0o700)
+    assert proc.returncode == 2 and "not writable" in proc.stderr
