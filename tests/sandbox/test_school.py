@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from collections import Counter, defaultdict
 from datetime import date, datetime, timedelta
 
@@ -397,21 +396,3 @@ def test_caches_stay_bounded():
         assert info.currsize <= info.maxsize
     assert s._lessons_on_cached.cache_info().currsize == s._lessons_on_cached.cache_info().maxsize
     assert s._term_cached.cache_info().currsize <= 6
-
-
-def test_speed():
-    s = School(seed=21, now=NOW)
-    day = date(2024, 5, 6)
-    s.lessons_on(day - timedelta(days=1))  # warm the term
-    t0 = time.perf_counter()
-    for i in range(30):
-        s.lessons_on(day + timedelta(days=i % 30))
-    per_day = (time.perf_counter() - t0) / 30
-    big = [x for d in range(14) for x in s.lessons_on(day + timedelta(days=d)) if len(x.student_ids) >= 50]
-    assert big
-    t0 = time.perf_counter()
-    for lesson in big:
-        s.activity(lesson)
-    per_activity = (time.perf_counter() - t0) / len(big)
-    assert per_day < 0.01
-    assert per_activity < 0.005
