@@ -32,7 +32,8 @@ def api_metadata(stats: dict, seconds: float) -> dict:
     }
 
 
-Extractor = Callable[[object, date, DataDir, str], None]
+#: (client, day, data dir, partition key) -> cached raw records to store beside the new pages, or None.
+Extractor = Callable[[object, date, DataDir, str], "list[dict] | None"]
 
 
 def raw_asset(name: str, group: str, description: str, run: Extractor, deps: tuple[str, ...] = ()):
@@ -51,18 +52,24 @@ def raw_asset(name: str, group: str, description: str, run: Extractor, deps: tup
         client = api.get_client(on_response=recorder, rate_limit_file=str(dirs.rate_limit_file))
         t0 = time.monotonic()
         try:
-            run(client, date.fromisoformat(day), dirs, day)
+            reused = run(client, date.fromisoformat(day), dirs, day) or []
         finally:
             client.close()
         path = dirs.raw_file(name, day)
-        pages = write_raw(path, recorder.records)
+        pages = write_raw(path, recorder.records + reused)
         meta = api_metadata(client.stats.snapshot(), time.monotonic() - t0)
         meta["pages"] = MetadataValue.int(pages)
+        meta["reused_pages"] = MetadataValue.int(len(reused))
         meta["path"] = MetadataValue.path(str(path))
         context.log.info(f"raw/{name} {day}: {pages} pages, {meta['api_calls'].value} API calls")
         return MaterializeResult(metadata=meta)
 
     return _raw
+
+
+def _previous_classes(dirs: DataDir, day: str) -> dict[int, dict]:
+    path = dirs.raw_file("lessons", day)
+    return extract.known_lesson_classes(read_raw(path)) if path.exists() else {}
 
 
 def _ids(dirs: DataDir, day: str) -> list[int]:
@@ -71,7 +78,7 @@ def _ids(dirs: DataDir, day: str) -> list[int]:
 
 raw_lessons = raw_asset(
     "lessons", "lessons", "API 17 (the day's lessons) + API 19 details + API 18 status/replay + API 30 class.",
-    lambda c, d, dirs, day: extract.lessons(c, d))
+    lambda c, d, dirs, day: extract.lessons(c, d, _previous_classes(dirs, day)))
 raw_attendance = raw_asset(
     "attendance", "attendance", "API 23: every page of every lesson's attendance.",
     lambda c, d, dirs, day: extract.attendance(c, _ids(dirs, day)), deps=("lessons",))

@@ -1,8 +1,8 @@
 """What each raw asset asks the API for one day, with the fewest calls the endpoints allow.
 
 Per day: API 17 once, API 16 once, API 19/18/25 once per 100 lessons.
-Per lesson: API 30 once (it takes a lesson id; no endpoint maps lessons to
-classes in bulk), API 23 once per 40 students, API 34 once, API 27 once per
+Per lesson: API 30 once ever (it takes a lesson id; no endpoint maps lessons to
+classes in bulk; a re-extraction reuses the recorded answer), API 23 once per 40 students, API 34 once, API 27 once per
 event type (6).  API 28 only for (lesson, user, type) with an API 27 count
 above zero, so no call can only return nothing.  API 26 once per class seen.
 The client records every answer through its ``on_response`` hook.
@@ -20,14 +20,29 @@ from ..lake import normalize
 from ..lake.schemas import EVENT_TYPES
 
 
-def lessons(client: LiveClassClient, day: date, lesson_ids: list[int] | None = None) -> None:
+def lessons(client: LiveClassClient, day: date, known_classes: dict[int, dict] | None = None) -> list[dict]:
+    """API 17, then 19/18 in batches and API 30 for lessons whose class is not known yet.
+
+    A lesson's class never changes, so API 30 answers recorded by an earlier
+    extraction of the same day (``known_classes``: lesson id -> raw record) are
+    reused instead of asked again; they are returned to be stored with the
+    new pages, so the raw file stays complete.
+    """
     start, end = day_window(day)
     items = client.get_class_info(start, end)  # API 17: the day's window
     ids = sorted({normalize.to_int(i.get("lesson_id"), normalize.API17, "lesson_id") for i in items})
+    known = known_classes or {}
     if ids:
         client.get_lesson_info(ids)  # API 19, batches of 100
         client.get_lesson_status(ids)  # API 18, batches of 100
-        client.map_concurrent(client.get_lesson_class, ids)  # API 30
+        client.map_concurrent(client.get_lesson_class, [i for i in ids if i not in known])  # API 30
+    return [known[i] for i in ids if i in known]
+
+
+def known_lesson_classes(records: Iterable[dict]) -> dict[int, dict]:
+    """Lesson id -> the API 30 record of an earlier extraction."""
+    return {normalize.to_int(r["params"].get("lessonId"), normalize.API30, "lessonId"): r
+            for r in records if r["path"] == normalize.API30}
 
 
 def attendance(client: LiveClassClient, lesson_ids: list[int]) -> None:

@@ -121,9 +121,16 @@ def test_api_calls_are_the_minimum_the_endpoints_allow(extracted):
 def test_rerun_leaves_byte_identical_parquet(sandbox, extracted, tmp_path):
     data_dir, _ = extracted
     before = lake_bytes(data_dir)
-    run_days(sandbox, data_dir, days=SANDBOX_DAYS[1:2])
+    raw_before = (data_dir / "raw" / "lessons" / f"date={SANDBOX_DAYS[1]}" / "pages.jsonl.gz").read_bytes()
+    [res] = run_days(sandbox, data_dir, days=SANDBOX_DAYS[1:2])
     assert lake_bytes(data_dir) == before
+    assert (data_dir / "raw" / "lessons" / f"date={SANDBOX_DAYS[1]}" / "pages.jsonl.gz").read_bytes() == raw_before
     assert not list(data_dir.rglob(".tmp-*"))
+    [lessons_md] = [ev.materialization.metadata for ev in res.get_asset_materialization_events()
+                    if ev.materialization.asset_key.to_user_string() == "raw/lessons"]
+    # a lesson's class never changes: the re-run reuses the recorded API 30 answers
+    assert "/lesson/getClassInfo" not in lessons_md["api_calls_by_endpoint"].value
+    assert lessons_md["reused_pages"].value == SANDBOX_LESSONS_PER_DAY
 
 
 def test_faults_do_not_change_the_lake(extracted, sandbox_config, tmp_path):
