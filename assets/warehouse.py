@@ -4,13 +4,12 @@
 from dagster import AssetExecutionContext, AssetKey, MaterializeResult, MetadataValue, asset
 
 from pipeline.resources import DataDirResource
-from pipeline.storage import file_lock
-from warehouse.build import build_warehouse, connect_readonly
+from pipeline.storage import crash_point, file_lock
+from warehouse.build import MART_KEYS, build_warehouse, connect_readonly
 
 from .lake.assets import DAILY_LAKE_ASSETS
 
-MARTS = ("mart_daily_overview", "mart_lesson_attendance", "mart_teacher_punctuality",
-         "mart_student_engagement", "mart_student_attendance")
+MARTS = tuple(MART_KEYS)
 
 
 def _preview(path, table: str, limit: int = 10) -> str:
@@ -44,6 +43,7 @@ def warehouse_duckdb(context: AssetExecutionContext, data_dir: DataDirResource) 
     with file_lock(dirs.warehouse_lock,
                    on_wait=lambda: context.log.info("another process is publishing the warehouse; waiting")):
         result = build_warehouse(dirs.lake_dir(), dirs.warehouse)
+    crash_point("warehouse.after_publish")
     meta: dict = {"path": MetadataValue.path(str(result.out_path)),
                   "duration_s": MetadataValue.float(round(result.seconds, 3)),
                   "rows": MetadataValue.json(result.rows)}

@@ -88,19 +88,40 @@ def check_data_dir(path: Path) -> None:
 
 
 def check_api(base_url: str, app_id: str, secret: str, day: date) -> None:
-    """One cheap signed call (API 17 over one minute) to prove URL and credentials work."""
+    """One cheap signed call (API 17 over one minute) to prove URL and credentials work.
+
+    What cannot succeed by retrying (refused credentials, a server that is not
+    the openAPI, a page of HTML) is reported after the first answer.
+    """
+    from pipeline.api import RetriesExhausted
+
     start, _ = day_window(day)
     client = LiveClassClient(base_url, app_id, secret, timeout=(3.05, 15.0), max_attempts=2,
                              max_retry_seconds=5.0, backoff_base=0.2)
     try:
         client.get_class_info(start, start + timedelta(minutes=1))
     except AuthError as exc:
+        what = {20001: "LIVECLASS_APP_ID", 20003: "LIVECLASS_APP_ID", 20004: "LIVECLASS_APP_ID (it is inactive)",
+                20002: "LIVECLASS_SECRET", 20005: "LIVECLASS_SECRET"}.get(exc.error_code,
+                                                                          "LIVECLASS_APP_ID and LIVECLASS_SECRET")
         raise ConfigError(f"the API refused the credentials (error_code {exc.error_code}: {exc.msg}); "
-                          "check LIVECLASS_APP_ID and LIVECLASS_SECRET.") from None
+                          f"check {what}.") from None
     except (RoutingError, ParameterError) as exc:
         raise ConfigError(f"{base_url} does not look like the openAPI (error_code {exc.error_code}: {exc.msg}); "
                           "check LIVECLASS_BASE_URL.") from None
     except ApiError as exc:
+        last = getattr(exc, "last_error", exc) if isinstance(exc, RetriesExhausted) else exc
+        if getattr(last, "content_type", None) is not None:
+            kind = "HTML" if "html" in last.content_type else f"{last.content_type or 'a body'} that is not JSON"
+            raise ConfigError(f"LIVECLASS_BASE_URL={base_url} answered {kind}, not the openAPI; "
+                              "check LIVECLASS_BASE_URL.") from None
+        if last.msg.startswith(("connection error", "connect timeout")):
+            import re
+
+            why = re.search(r"\[Errno -?\d+\] ([^')\"]+)", last.msg)
+            why = why.group(1).strip().lower() if why else last.msg.split(":", 1)[0]
+            raise ConfigError(f"nothing answers at LIVECLASS_BASE_URL={base_url} ({why}); "
+                              "check the URL and the network.") from None
         raise ConfigError(f"cannot use LIVECLASS_BASE_URL={base_url}: {exc.msg}; check the URL and the network.") \
             from None
     finally:
@@ -137,6 +158,38 @@ def api_environment(echo: Callable[[str], None]) -> Iterator[str | None]:
                 os.environ[k] = v
 
 
+RUN_LOCK = ".run.lock"
+
+
+@contextlib.contextmanager
+def run_lock(data_dir: Path, echo: Callable[[str], None]) -> Iterator[None]:
+    """One ``liveclass run`` at a time per data directory; a second one waits, saying for whom.
+
+    Two runs at once would each be safe file by file, but they would interleave
+    their Dagster runs and publish twice; waiting makes the second run start from
+    what the first one published.  The kernel releases the lock if the holder dies.
+    """
+    from pipeline.storage import file_lock
+
+    path = data_dir / RUN_LOCK
+
+    def waiting() -> None:
+        try:
+            holder = path.read_text().strip() or "?"
+        except OSError:
+            holder = "?"
+        echo(f"another liveclass run (pid {holder}) is using {data_dir}; waiting for it…")
+
+    with file_lock(path, on_wait=waiting):
+        with contextlib.suppress(OSError):
+            fd = os.open(path, os.O_WRONLY | os.O_TRUNC)
+            try:
+                os.write(fd, f"{os.getpid()}\n".encode())
+            finally:
+                os.close(fd)
+        yield
+
+
 def _day_result(day: str, result, seconds: float) -> DayResult:
     out = DayResult(day=day, success=result.success, seconds=seconds)
     for ev in result.get_asset_materialization_events():
@@ -149,9 +202,27 @@ def _day_result(day: str, result, seconds: float) -> DayResult:
         elif key[0] == "lake":
             out.rows[key[1]] = int(md.get("rows", 0))
     if not result.success:
-        failures = [ev.message or "" for ev in result.all_events if ev.is_failure]
-        out.error = (failures[0] if failures else "run failed").splitlines()[0]
+        out.error = failure_text(result)
     return out
+
+
+def failure_text(result) -> str:
+    """One line for a failed Dagster run: the failed step and its root cause (e.g. the DataDriftError
+    naming endpoint, field and value), not Dagster's generic 'Execution of step ... failed.'"""
+    for ev in result.all_events:
+        if not ev.is_failure:
+            continue
+        err = getattr(ev.event_specific_data, "error", None)
+        if err is None:
+            continue
+        while getattr(err, "cause", None) is not None:
+            err = err.cause
+        text = (err.message or "").strip().splitlines()
+        step = f"{ev.step_key}: " if ev.step_key else ""
+        if text:
+            return step + text[0]
+    failures = [ev.message or "" for ev in result.all_events if ev.is_failure]
+    return (failures[0] if failures else "run failed").splitlines()[0]
 
 
 def run_main_job(start: date | None = None, end: date | None = None, *,
@@ -166,48 +237,51 @@ def run_main_job(start: date | None = None, end: date | None = None, *,
     with api_environment(echo) as sandbox_url:
         check_api(os.environ["LIVECLASS_BASE_URL"], os.environ["LIVECLASS_APP_ID"],
                   os.environ["LIVECLASS_SECRET"], end)
-        os.environ["LIVECLASS_DATA_DIR"] = str(data_dir)
-        home = Path(os.environ.setdefault("DAGSTER_HOME", str(Path("dagster_home").resolve())))
-        home.mkdir(parents=True, exist_ok=True)
-        if not (home / "dagster.yaml").exists():  # a home we create: no telemetry banner, quiet runs
-            (home / "dagster.yaml").write_text("telemetry:\n  enabled: false\n")
-        from dagster import DagsterInstance
+        with run_lock(data_dir, echo):
+            return _execute(days, start, end, data_dir, sandbox_url, echo)
 
-        from pipeline.definitions import DAILY_JOB, PUBLISH_JOB, defs
 
-        instance = DagsterInstance.get()
-        results: list[DayResult] = []
-        echo(f"Extracting {len(days)} day(s) {start} .. {end} into {data_dir}")
-        job = defs.resolve_job_def(DAILY_JOB)
-        for i, day in enumerate(days, 1):
-            t0 = time.monotonic()
-            res = job.execute_in_process(partition_key=day.isoformat(), instance=instance, raise_on_error=False,
-                                         run_config=QUIET)
-            r = _day_result(day.isoformat(), res, time.monotonic() - t0)
-            results.append(r)
-            status = "ok" if r.success else f"FAILED: {r.error}"
-            echo(f"  [{i}/{len(days)}] {r.day}: {r.rows.get('lessons', 0)} lessons, {r.api_calls} API calls"
-                 f" ({r.retries} retries), {sum(r.rows.values())} lake rows, {r.seconds:.1f}s  {status}")
-        echo("Publishing the warehouse ...")
-        pub = defs.resolve_job_def(PUBLISH_JOB).execute_in_process(instance=instance, raise_on_error=False,
-                                                                          run_config=QUIET)
-        warehouse = data_dir / "warehouse.duckdb" if pub.success else None
-        mart_rows: dict[str, int] = {}
-        if warehouse is not None:
-            from warehouse.build import connect_readonly
+def _execute(days: list[date], start: date, end: date, data_dir: Path, sandbox_url: str | None,
+             echo: Callable[[str], None]) -> RunSummary:
+    os.environ["LIVECLASS_DATA_DIR"] = str(data_dir)
+    home = Path(os.environ.setdefault("DAGSTER_HOME", str(Path("dagster_home").resolve())))
+    home.mkdir(parents=True, exist_ok=True)
+    if not (home / "dagster.yaml").exists():  # a home we create: no telemetry banner, quiet runs
+        (home / "dagster.yaml").write_text("telemetry:\n  enabled: false\n")
+    from dagster import DagsterInstance
 
-            from assets.warehouse import MARTS
+    from pipeline.definitions import DAILY_JOB, PUBLISH_JOB, defs
 
-            con = connect_readonly(warehouse)
-            try:
-                for m in MARTS:
-                    mart_rows[m] = con.execute(f'SELECT count(*) FROM "{m}"').fetchone()[0]
-            finally:
-                con.close()
-        else:
-            failures = [ev.message or "" for ev in pub.all_events if ev.is_failure]
-            echo(f"  publish FAILED: {(failures[0] if failures else 'run failed').splitlines()[0]}")
-        published = {tuple(ev.materialization.asset_key.path) for ev in pub.get_asset_materialization_events()}
-        feeds = data_dir / "feeds" if ("feeds", "files") in published else None
-        report = data_dir / "report" / "index.html" if ("report", "html") in published else None
-        return RunSummary(results, warehouse, mart_rows, sandbox_url, feeds=feeds, report=report)
+    instance = DagsterInstance.get()
+    results: list[DayResult] = []
+    echo(f"Extracting {len(days)} day(s) {start} .. {end} into {data_dir}")
+    job = defs.resolve_job_def(DAILY_JOB)
+    for i, day in enumerate(days, 1):
+        t0 = time.monotonic()
+        res = job.execute_in_process(partition_key=day.isoformat(), instance=instance, raise_on_error=False,
+                                     run_config=QUIET)
+        r = _day_result(day.isoformat(), res, time.monotonic() - t0)
+        results.append(r)
+        status = "ok" if r.success else f"FAILED: {r.error}"
+        echo(f"  [{i}/{len(days)}] {r.day}: {r.rows.get('lessons', 0)} lessons, {r.api_calls} API calls"
+             f" ({r.retries} retries), {sum(r.rows.values())} lake rows, {r.seconds:.1f}s  {status}")
+    echo("Publishing the warehouse ...")
+    pub = defs.resolve_job_def(PUBLISH_JOB).execute_in_process(instance=instance, raise_on_error=False,
+                                                                      run_config=QUIET)
+    warehouse = data_dir / "warehouse.duckdb" if pub.success else None
+    mart_rows: dict[str, int] = {}
+    if warehouse is not None:
+        from warehouse.build import MART_KEYS, connect_readonly
+
+        con = connect_readonly(warehouse)
+        try:
+            for m in MART_KEYS:
+                mart_rows[m] = con.execute(f'SELECT count(*) FROM "{m}"').fetchone()[0]
+        finally:
+            con.close()
+    else:
+        echo(f"  publish FAILED: {failure_text(pub)}")
+    published = {tuple(ev.materialization.asset_key.path) for ev in pub.get_asset_materialization_events()}
+    feeds = data_dir / "feeds" if ("feeds", "files") in published else None
+    report = data_dir / "report" / "index.html" if ("report", "html") in published else None
+    return RunSummary(results, warehouse, mart_rows, sandbox_url, feeds=feeds, report=report)

@@ -13,11 +13,46 @@ import contextlib
 import fcntl
 import os
 import shutil
+import signal
 import tempfile
+import threading
+from collections import Counter
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 TMP_PREFIX = ".tmp-"
+
+#: ``LIVECLASS_CRASH_AT=<point>[@<n>]``: SIGKILL this process the n-th time (default 1) it reaches
+#: ``crash_point(<point>)``.  For crash tests only; unset, a crash point costs one dict lookup.
+CRASH_ENV = "LIVECLASS_CRASH_AT"
+#: Every named crash point in the code, in the order a run reaches them.
+CRASH_POINTS = (
+    "raw.response",            # an API answer recorded, mid-extraction (raw/ page not yet written)
+    "raw.before_write",        # a raw asset's calls all done, its pages not yet written
+    "file.before_rename",      # any atomic file (raw page, lake Parquet, report) written + fsynced, not renamed
+    "lake.after_write",        # a lake partition renamed into place, Dagster not yet told
+    "warehouse.mid_build",     # the SQL models ran in the temporary database file
+    "warehouse.before_publish",  # the new build closed and fsynced, not yet renamed over warehouse.duckdb
+    "warehouse.after_publish",   # warehouse.duckdb replaced, Dagster not yet told, feeds not yet written
+    "feeds.before_swap",       # a complete feeds generation on disk, the feeds link not yet swapped
+)
+_crash_hits: Counter[str] = Counter()
+_crash_lock = threading.Lock()
+
+
+def crash_point(name: str) -> None:
+    """Die at once (SIGKILL, no cleanup) when ``$LIVECLASS_CRASH_AT`` names this point."""
+    spec = os.environ.get(CRASH_ENV)
+    if not spec:
+        return
+    point, _, nth = spec.partition("@")
+    if point != name:
+        return
+    with _crash_lock:
+        _crash_hits[name] += 1
+        hit = _crash_hits[name]
+    if hit >= int(nth or 1):
+        os.kill(os.getpid(), signal.SIGKILL)
 
 
 @contextlib.contextmanager
@@ -35,8 +70,9 @@ def atomic_path(final: str | os.PathLike[str]) -> Iterator[Path]:
         yield tmp
         with open(tmp, "rb") as fh:
             os.fsync(fh.fileno())
+        crash_point("file.before_rename")
         os.replace(tmp, final)
-        _fsync_dir(final.parent)
+        fsync_dir(final.parent)
     except BaseException:
         with contextlib.suppress(OSError):
             tmp.unlink()
@@ -58,10 +94,11 @@ def replace_dir(final: str | os.PathLike[str], staged: str | os.PathLike[str]) -
         os.replace(final, old)
     os.replace(staged, final)
     shutil.rmtree(old, ignore_errors=True)
-    _fsync_dir(final.parent)
+    fsync_dir(final.parent)
 
 
-def _fsync_dir(path: Path) -> None:
+def fsync_dir(path: Path) -> None:
+    """Make a rename inside ``path`` durable (best effort)."""
     with contextlib.suppress(OSError):
         fd = os.open(path, os.O_RDONLY)
         try:

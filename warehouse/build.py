@@ -7,7 +7,8 @@ table has no file yet), runs the SQL models of ``warehouse/models/*.sql`` in
 filename order, checks that every table and column carries a comment, records
 the run in ``etl_build``, CHECKPOINTs, closes and atomically renames the file
 onto ``out_path``.  On any failure the temporary file is removed and the
-published warehouse is left untouched.
+published warehouse is left untouched; temporary files of a builder that was
+killed outright are removed by the next build (:func:`remove_stale_builds`).
 
 Models reference only ``stg_*`` relations and each other; they never see a
 path.  Staging objects are TEMP, so the published file holds no reference to
@@ -35,7 +36,8 @@ from pathlib import Path
 import duckdb
 import pyarrow as pa
 
-from assets.lake.schemas import COURSE_PROGRESS, DAILY_TABLES
+from pipeline.schemas import COURSE_PROGRESS, DAILY_TABLES
+from pipeline.storage import crash_point
 
 TIMEZONE = "Asia/Shanghai"
 
@@ -44,6 +46,15 @@ LAKE_TABLES: dict[str, pa.Schema] = {**DAILY_TABLES, "course_progress": COURSE_P
 
 #: Bookkeeping table, not a model: changes every build.
 ETL_TABLE = "etl_build"
+
+#: The marts that dashboards read (feeds, report, run summary), each with its key / row order.
+MART_KEYS: dict[str, str] = {
+    "mart_daily_overview": "lesson_date",
+    "mart_lesson_attendance": "lesson_id",
+    "mart_teacher_punctuality": "teacher_id",
+    "mart_student_engagement": "lesson_id, user_id",
+    "mart_student_attendance": "user_id, period, period_start",
+}
 
 
 @dataclass
@@ -182,6 +193,29 @@ def _remove_quietly(*paths: Path) -> None:
             pass
 
 
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def remove_stale_builds(out_path: Path) -> list[Path]:
+    """Remove temporary build files (``.<name>.<pid>.<id>.building`` and its WAL/spill) left by a
+    builder that died (crash, SIGKILL); builds of living processes are left alone."""
+    removed = []
+    for p in out_path.parent.glob(f".{out_path.name}.*.building*"):
+        parts = p.name[len(out_path.name) + 2:].split(".")
+        if not parts or not parts[0].isdigit() or _pid_alive(int(parts[0])):
+            continue
+        _remove_quietly(p)
+        removed.append(p)
+    return removed
+
+
 def build_warehouse(
     lake_dir: str | os.PathLike,
     out_path: str | os.PathLike,
@@ -194,6 +228,7 @@ def build_warehouse(
     lake_dir = Path(lake_dir)
     out_path = Path(out_path)
     out_path.parent.mkdir(parents=True, exist_ok=True)
+    remove_stale_builds(out_path)
     tmp = out_path.with_name(f".{out_path.name}.{os.getpid()}.{uuid.uuid4().hex}.building")
     wal = tmp.with_name(tmp.name + ".wal")
     spill = tmp.with_name(tmp.name + ".spill")
@@ -210,6 +245,7 @@ def build_warehouse(
             con.execute(f"SET memory_limit = {sql_literal(memory_limit)}")
         _create_staging(con, files)
         _run_models(con)
+        crash_point("warehouse.mid_build")
         _check_comments(con)
         rows = {
             t: con.execute(f'SELECT count(*) FROM "{t}"').fetchone()[0] for t in warehouse_tables(con)
@@ -221,6 +257,7 @@ def build_warehouse(
         con = None
         with open(tmp, "rb") as fh:
             os.fsync(fh.fileno())
+        crash_point("warehouse.before_publish")
         os.replace(tmp, out_path)
         try:
             dfd = os.open(out_path.parent, os.O_RDONLY)

@@ -18,11 +18,14 @@ from dagster import (
 
 from pipeline.partitions import daily_partitions
 from pipeline.resources import DataDirResource, LiveClassApiResource
+from pipeline.storage import crash_point
 
 from ..raw.assets import api_metadata
 from ..raw.store import Recorder, read_raw, write_raw
 from ..raw import extract
-from . import checks, normalize, schemas
+from pipeline import schemas
+
+from . import checks, normalize
 from .store import read_column, write_table
 
 Check = tuple[str, str, Callable[[normalize.Normalized, date], checks.CheckOutcome]]
@@ -49,7 +52,7 @@ def lake_asset(table: str, group: str, raw: tuple[str, ...], build: Callable[...
         kinds={"python", "parquet"},
         partitions_def=daily_partitions,
         deps=[AssetKey(["raw", r]) for r in raw],
-        description=description or f"Typed lake table `{table}` (schema in assets/lake/schemas.py).",
+        description=description or f"Typed lake table `{table}` (schema in pipeline/schemas.py).",
         check_specs=[AssetCheckSpec(name, asset=key, description=desc, blocking=True) for name, desc, _ in all_checks],
         metadata={"columns": MetadataValue.md("\n".join(f"- `{f.name}`: {f.type}" for f in schemas.DAILY_TABLES[table]))},
     )
@@ -61,6 +64,7 @@ def lake_asset(table: str, group: str, raw: tuple[str, ...], build: Callable[...
         norm = build(day, *(read_raw(dirs.raw_file(r, day_s)) for r in raw))
         path = dirs.lake_file(table, day_s)
         write_table(norm.table, path)
+        crash_point("lake.after_write")
         results = []
         for name, _desc, fn in all_checks:
             passed, meta = fn(norm, day)

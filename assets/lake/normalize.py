@@ -26,7 +26,7 @@ from zoneinfo import ZoneInfo
 
 import pyarrow as pa
 
-from . import schemas
+from pipeline import schemas
 
 TZ = ZoneInfo(schemas.TZ)
 

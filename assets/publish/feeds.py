@@ -51,20 +51,14 @@ import pyarrow as pa
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
-from pipeline.storage import TMP_PREFIX, file_lock
-from warehouse.build import connect_readonly
+from pipeline.storage import TMP_PREFIX, crash_point, file_lock, fsync_dir
+from warehouse.build import MART_KEYS, connect_readonly
 
 #: Bump when a feed's columns, types or file formats change incompatibly.
 FEEDS_SCHEMA_VERSION = 1
 
 #: Marts published as feeds, with the order their rows are written in (the key).
-FEED_ORDER: dict[str, str] = {
-    "mart_daily_overview": "lesson_date",
-    "mart_lesson_attendance": "lesson_id",
-    "mart_teacher_punctuality": "teacher_id",
-    "mart_student_engagement": "lesson_id, user_id",
-    "mart_student_attendance": "user_id, period, period_start",
-}
+FEED_ORDER: dict[str, str] = MART_KEYS
 FORMATS = ("csv", "json", "parquet")
 MANIFEST = "manifest.json"
 GENERATIONS_DIR = ".feeds-generations"
@@ -191,15 +185,6 @@ def _write_synced(path: Path, data: bytes) -> None:
         os.fsync(fh.fileno())
 
 
-def _fsync_dir(path: Path) -> None:
-    with contextlib.suppress(OSError):
-        fd = os.open(path, os.O_RDONLY)
-        try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)
-
-
 def _new_generation() -> str:
     now = dt.datetime.now(dt.UTC)
     return f"{now:%Y%m%dT%H%M%S%f}Z-{uuid.uuid4().hex[:8]}"
@@ -240,7 +225,7 @@ def build_generation(warehouse: str | os.PathLike, out_dir: Path) -> dict:
         "feeds": feeds,
     }
     _write_synced(out_dir / MANIFEST, json.dumps(manifest, ensure_ascii=False, indent=2).encode("utf-8"))
-    _fsync_dir(out_dir)
+    fsync_dir(out_dir)
     return manifest
 
 
@@ -258,7 +243,7 @@ def _swap_link(link: Path, target_rel: str) -> None:
         with contextlib.suppress(OSError):
             tmp.unlink()
         raise
-    _fsync_dir(link.parent)
+    fsync_dir(link.parent)
 
 
 def _prune(gens: Path, current: str, keep_previous: int) -> None:
@@ -288,10 +273,11 @@ def write_feeds(warehouse: str | os.PathLike, data_root: str | os.PathLike, *,
         try:
             manifest = build_generation(warehouse, staging)
             os.replace(staging, gens / gen)
-            _fsync_dir(gens)
+            fsync_dir(gens)
         except BaseException:
             shutil.rmtree(staging, ignore_errors=True)
             raise
+        crash_point("feeds.before_swap")
         _swap_link(root / "feeds", f"{GENERATIONS_DIR}/{gen}")
         _prune(gens, gen, keep_previous)
     total = sum(f["bytes"] for feed in manifest["feeds"].values() for f in feed["files"].values())

@@ -9,7 +9,7 @@ from dagster import AssetExecutionContext, AssetKey, MaterializeResult, Metadata
 
 from pipeline.partitions import daily_partitions
 from pipeline.resources import DataDirResource, LiveClassApiResource
-from pipeline.storage import DataDir
+from pipeline.storage import DataDir, crash_point
 
 from ..lake import normalize
 from . import extract
@@ -56,6 +56,7 @@ def raw_asset(name: str, group: str, description: str, run: Extractor, deps: tup
         finally:
             client.close()
         path = dirs.raw_file(name, day)
+        crash_point("raw.before_write")
         pages = write_raw(path, recorder.records + reused)
         meta = api_metadata(client.stats.snapshot(), time.monotonic() - t0)
         meta["pages"] = MetadataValue.int(pages)

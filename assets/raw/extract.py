@@ -17,7 +17,7 @@ from pipeline.api import LiveClassClient
 from pipeline.partitions import day_window
 
 from ..lake import normalize
-from ..lake.schemas import EVENT_TYPES
+from pipeline.schemas import EVENT_TYPES
 
 
 def lessons(client: LiveClassClient, day: date, known_classes: dict[int, dict] | None = None) -> list[dict]:

@@ -16,7 +16,7 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-from pipeline.storage import atomic_write_bytes
+from pipeline.storage import atomic_write_bytes, crash_point
 
 
 class Recorder:
@@ -29,6 +29,7 @@ class Recorder:
     def __call__(self, path: str, params: dict, body: dict) -> None:
         with self._lock:
             self.records.append({"path": path, "params": params, "body": body})
+        crash_point("raw.response")
 
 
 def _sort_key(rec: dict[str, Any]) -> tuple[str, str]:

@@ -349,8 +349,11 @@ class LiveClassClient(EndpointsMixin):
                 raise _Failure(f"http_{http_status}", err)
             if not isinstance(body, dict):
                 what = "not valid JSON" if body is None else "JSON but not an object"
-                raise _Failure("bad_json", TransientError(
-                    f"response body is {what} ({len(content)} bytes)", path=path, http_status=http_status))
+                ctype = (resp.headers.get("Content-Type") or "").split(";", 1)[0].strip().lower()[:60]
+                err = TransientError(f"response body is {what} ({len(content)} bytes"
+                                     f"{', ' + ctype if ctype else ''})", path=path, http_status=http_status)
+                err.content_type = ctype  # lets a preflight tell "a web page answered" from a flaky server
+                raise _Failure("bad_json", err)
             code = _as_code(body.get("error_code", body.get("code")))
             status = _as_code(body.get("status"))
             if status == 1 and code in (None, SUCCESS):

@@ -497,7 +497,15 @@ class EndpointsMixin:
         if not isinstance(data, Mapping):
             raise ApiError(f"lesson {lesson_id}: event counts are not an object",
                                   path=PATHS["get_key_event_counts"])
-        return {str(k): int(v) for k, v in data.items()}
+        out: dict[str, int] = {}
+        for k, v in data.items():
+            try:
+                out[str(k)] = _int(v, "count")
+            except TypeError:  # "n/a", 2.5, "2.5": never guess (int() would truncate or fail namelessly)
+                shown = repr(v) if len(repr(v)) <= 80 else repr(v)[:77] + "..."
+                raise ApiError(f"lesson {lesson_id} {event_type}: field 'data[{k}]': expected an integer count, "
+                               f"got {shown}", path=PATHS["get_key_event_counts"]) from None
+        return out
 
     def get_key_event_times(self, lesson_id: int, user_id: int, event_type: str) -> list[str]:
         """API 28 ``/lessonData/user/query``: the ``event_time`` strings."""

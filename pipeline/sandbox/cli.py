@@ -51,7 +51,10 @@ def _serve_options(fn):
                      help="Courseware conversion time (API 6/7)."),
         click.option("--now", "now", default=None, help="Simulated clock 'YYYY-mm-dd HH:ii[:ss]' (Asia/Shanghai); "
                      "default: the wall clock."),
-        click.option("--drift", is_flag=True, default=False, help="Reserved for a schema-drift mode (no effect yet)."),
+        click.option("--drift", type=click.Choice(["off", "harmless", "harmful"]), default="off", is_flag=False,
+                     flag_value="harmless", show_default=True,
+                     help="Schema drift: harmless (extra fields, numbers as strings, optional fields omitted; "
+                     "--drift alone) or harmful (also values that would change the numbers)."),
         click.option("--log-level", default="warning", show_default=True,
                      type=click.Choice(["critical", "error", "warning", "info", "debug"])),
     ]

@@ -38,7 +38,7 @@ class SandboxConfig:
     slow_seconds: float = 35.0  # the "slower than a client's read timeout" fault
     retry_after: int = 1  # Retry-After of the HTTP 429 fault, seconds
     now: datetime | None = None  # simulated clock; None: the wall clock
-    drift: bool = False  # reserved for a later schema-drift mode; accepted, no behaviour yet
+    drift: bool | str = False  # schema drift: False/"off", True/"harmless" or "harmful" (see sandbox/drift.py)
     convert_seconds: float = 3.0  # courseware conversion time (API 6 -> API 7 convert_status 0 -> 2)
     log_level: str = "warning"
 
@@ -51,8 +51,11 @@ class SandboxConfig:
                 "--log-level", self.log_level]
         if self.now is not None:
             args += ["--now", self.now.strftime("%Y-%m-%d %H:%M:%S")]
-        if self.drift:
-            args.append("--drift")
+        from .drift import normalize_mode
+
+        mode = normalize_mode(self.drift)
+        if mode:
+            args += ["--drift", mode]
         return args
 
 

@@ -14,7 +14,8 @@ envelope ``{"status":0,"error_code":N,"msg":"<Table 4 text>: <detail>","data":nu
 6. unknown applicationID -> 20003; an application with active=0 -> 20004
 7. a signMsg failing any check of :func:`decode_sign_msg` -> 20005 (the MAC
    is verified before anything is decrypted or unserialized)
-8. the route's handler: 40001/40002/40003/40004 or the documented answer.
+8. the route's handler: 40001/40002/40003/40004 or the documented answer
+   (with ``drift`` on, reshaped by :mod:`.drift` as a wandering platform would).
 
 Anything unexpected is logged server-side and answered with 50000; no stack
 trace ever reaches a client.  Answers of read-only endpoints are cached per
@@ -31,6 +32,7 @@ from urllib.parse import parse_qsl
 from pipeline.api.errors import ERROR_MESSAGES
 from pipeline.api.signing import SignatureError, decode_sign_msg
 
+from .drift import Drift, normalize_mode
 from .faults import DAMAGING_FAULTS, NO_DATA_FAULTS, FaultPlan, http_fault_response
 from .handlers import ROUTES, Ctx, Reject, Route
 
@@ -74,9 +76,10 @@ def install_log_filter() -> None:
 class SandboxApp:
     """A plain ASGI 3 callable; one instance per server (state lives in ``platform``)."""
 
-    def __init__(self, platform, faults: FaultPlan):
+    def __init__(self, platform, faults: FaultPlan, drift=None):
         self.platform = platform
         self.faults = faults
+        self.drift = drift  # a drift.Drift, or None: answers as documented
         self.routes: dict[str, Route] = ROUTES
         self._cache: dict[tuple, bytes] = {}
         self._cache_stamp: tuple | None = None
@@ -237,7 +240,7 @@ class SandboxApp:
                 result = route.handler(platform, params, ctx)
             except Reject as r:
                 return error_body(r.code, r.detail, route.code_key)
-            return dumps(result)
+            return dumps(self._drift(route, result))
         stamp = (platform.version, clock)
         if stamp != self._cache_stamp or len(self._cache) > _CACHE_LIMIT:
             self._cache.clear()
@@ -250,12 +253,16 @@ class SandboxApp:
             if hit is not None:
                 return hit
         try:
-            out = dumps(route.handler(platform, params, ctx))
+            out = dumps(self._drift(route, route.handler(platform, params, ctx)))
         except Reject as r:
             out = error_body(r.code, r.detail, route.code_key)
         if key is not None and platform.version == stamp[0]:
             self._cache[key] = out
         return out
+
+
+    def _drift(self, route: Route, result: dict) -> dict:
+        return result if self.drift is None or route.write else self.drift.apply(route.path, result)
 
 
 def make_app(config) -> SandboxApp:
@@ -266,4 +273,5 @@ def make_app(config) -> SandboxApp:
     faults = FaultPlan(seed=config.seed, fault_rate=config.fault_rate, latency_ms=config.latency_ms,
                        slow_seconds=config.slow_seconds, retry_after=config.retry_after)
     install_log_filter()
-    return SandboxApp(platform, faults)
+    mode = normalize_mode(getattr(config, "drift", None))
+    return SandboxApp(platform, faults, Drift(mode, config.seed) if mode else None)

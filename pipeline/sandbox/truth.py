@@ -4,7 +4,7 @@
 ``start..end`` (inclusive), one file per table, ``out_dir/<table>.parquet``:
 
 - the daily lake tables ``lessons, attendance, teacher_inout, awards, key_event_counts,
-  key_events, help_requests`` with the schemas of ``assets/lake/schemas.py`` (the sandbox
+  key_events, help_requests`` with the schemas of ``pipeline/schemas.py`` (the sandbox
   reads API 30's 班级 as the course, so ``lessons.class_id``/``class_name`` are the
   lesson's classroom id/name; ``help_requests.lesson_date`` is the day of ``help_time``);
 - ``course_progress`` (lake schema) for every classroom seen, counting the classroom's
@@ -23,7 +23,8 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from assets.lake.schemas import (
+from pipeline.schemas import (
+    DAILY_TABLES,
     ATTENDANCE,
     AWARDS,
     COURSE_PROGRESS,
@@ -73,13 +74,7 @@ PEOPLE = pa.schema(
 
 #: Every table written by ``write_truth``, by name.
 TRUTH_SCHEMAS: dict[str, pa.Schema] = {
-    "lessons": LESSONS,
-    "attendance": ATTENDANCE,
-    "teacher_inout": TEACHER_INOUT,
-    "awards": AWARDS,
-    "key_event_counts": KEY_EVENT_COUNTS,
-    "key_events": KEY_EVENTS,
-    "help_requests": HELP_REQUESTS,
+    **DAILY_TABLES,
     "course_progress": COURSE_PROGRESS,
     "attendance_sessions": ATTENDANCE_SESSIONS,
     "lessons_detail": LESSONS_DETAIL,

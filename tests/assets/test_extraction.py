@@ -10,7 +10,7 @@ import pyarrow.parquet as pq
 import pytest
 from dagster import materialize
 
-from assets.lake import schemas
+from pipeline import schemas
 from pipeline.definitions import DAILY_ASSETS
 from pipeline.resources import DataDirResource
 from tests.conftest import SANDBOX_DAYS, SANDBOX_LESSONS_PER_DAY, SANDBOX_NOW, SANDBOX_SEED, api_resource

@@ -5,7 +5,8 @@ from datetime import date, datetime
 import pyarrow as pa
 import pytest
 
-from assets.lake import checks, normalize, schemas
+from assets.lake import checks, normalize
+from pipeline import schemas
 from assets.lake.normalize import TZ, DataDriftError
 
 DAY = date(2026, 3, 10)
