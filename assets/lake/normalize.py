@@ -114,6 +114,27 @@ def require(item: Mapping[str, Any], key: str, endpoint: str) -> Any:
     return item[key]
 
 
+def req_int(item: Mapping[str, Any], key: str, endpoint: str) -> int:
+    """A required integer field of an API item."""
+    return to_int(require(item, key, endpoint), endpoint, key)
+
+
+#: API 23 and API 34 report attendance with the same fields: lake column -> API field.
+_ATTENDANCE_FIELDS = (("listen_minutes", "listen_time"), ("inout_times", "inout_times"),
+                      ("late_minutes", "u_late"), ("leave_minutes", "u_leave"))
+
+
+def _attendance_fields(item: Mapping[str, Any], endpoint: str) -> dict[str, int]:
+    return {column: req_int(item, key, endpoint) for column, key in _ATTENDANCE_FIELDS}
+
+
+def _data_object(rec: Mapping[str, Any], endpoint: str, expected: str = "an object") -> Mapping[str, Any]:
+    data = rec["body"].get("data")
+    if not isinstance(data, Mapping):
+        raise DataDriftError(endpoint, "data", data, expected)
+    return data
+
+
 def _data_list(rec: Mapping[str, Any], endpoint: str) -> list:
     data = rec["body"].get("data")
     if data is None:
@@ -141,7 +162,7 @@ def api17_lessons(records: Iterable[Mapping[str, Any]]) -> dict[int, Mapping[str
     out: dict[int, Mapping[str, Any]] = {}
     for rec in _by_path(records, API17):
         for item in _data_list(rec, API17):
-            out[to_int(require(item, "lesson_id", API17), API17, "lesson_id")] = item
+            out[req_int(item, "lesson_id", API17)] = item
     return out
 
 
@@ -150,17 +171,15 @@ def lessons(day: date, records: list[Mapping[str, Any]]) -> Normalized:
     details: dict[int, Mapping[str, Any]] = {}
     for rec in _by_path(records, API19):
         for item in _data_list(rec, API19):
-            details[to_int(require(item, "zby_lid", API19), API19, "zby_lid")] = item
+            details[req_int(item, "zby_lid", API19)] = item
     replay: dict[int, Mapping[str, Any]] = {}
     for rec in _by_path(records, API18):
         for item in _data_list(rec, API18):
-            replay[to_int(require(item, "lesson_id", API18), API18, "lesson_id")] = item
+            replay[req_int(item, "lesson_id", API18)] = item
     classes: dict[int, Mapping[str, Any]] = {}
     for rec in _by_path(records, API30):
         lid = to_int(rec["params"].get("lessonId"), API30, "lessonId")
-        data = rec["body"].get("data")
-        if not isinstance(data, Mapping):
-            raise DataDriftError(API30, "data", data, "an object {id, name}")
+        data = _data_object(rec, API30, "an object {id, name}")
         classes[lid] = data
     rows = []
     for lid in sorted(window):
@@ -175,7 +194,7 @@ def lessons(day: date, records: list[Mapping[str, Any]]) -> Normalized:
             "class_id": to_int(c.get("id"), API30, "id", nullable=True),
             "class_name": to_str(c.get("name"), API30, "name"),
             "teacher_name": to_str(d.get("teacher_name"), API19, "teacher_name"),
-            "status": to_int(require(d, "status", API19), API19, "status"),
+            "status": req_int(d, "status", API19),
             "scheduled_start": to_time(require(d, "start_time", API19), API19, "start_time", nullable=False),
             "scheduled_end": to_time(require(d, "end_time", API19), API19, "end_time", nullable=False),
             "actual_start": to_time(d.get("actual_start_time"), API19, "actual_start_time"),
@@ -199,19 +218,14 @@ def attendance(day: date, records: list[Mapping[str, Any]]) -> Normalized:
     rows, counts = [], {}
     for rec in _by_path(records, API23):
         lid = to_int(rec["params"].get("lessonId"), API23, "lessonId")
-        data = rec["body"].get("data")
-        if not isinstance(data, Mapping):
-            raise DataDriftError(API23, "data", data, "an object with page, sumpage, count, data")
-        counts[lid] = to_int(require(data, "count", API23), API23, "count")
+        data = _data_object(rec, API23, "an object with page, sumpage, count, data")
+        counts[lid] = req_int(data, "count", API23)
         for item in data.get("data") or []:
             rows.append({
                 "lesson_date": day,
                 "lesson_id": lid,
-                "user_id": to_int(require(item, "user_id", API23), API23, "user_id"),
-                "listen_minutes": to_int(require(item, "listen_time", API23), API23, "listen_time"),
-                "inout_times": to_int(require(item, "inout_times", API23), API23, "inout_times"),
-                "late_minutes": to_int(require(item, "u_late", API23), API23, "u_late"),
-                "leave_minutes": to_int(require(item, "u_leave", API23), API23, "u_leave"),
+                "user_id": req_int(item, "user_id", API23),
+                **_attendance_fields(item, API23),
             })
     return Normalized(_table(rows, schemas.ATTENDANCE, ("lesson_id", "user_id")), {"api_count": counts})
 
@@ -220,19 +234,14 @@ def teacher_inout(day: date, records: list[Mapping[str, Any]]) -> Normalized:
     rows = []
     for rec in _by_path(records, API34):
         lid = to_int(rec["params"].get("lessonId"), API34, "lessonId")
-        d = rec["body"].get("data")
-        if not isinstance(d, Mapping):
-            raise DataDriftError(API34, "data", d, "an object")
+        d = _data_object(rec, API34)
         rows.append({
             "lesson_date": day,
             "lesson_id": lid,
-            "teacher_id": to_int(require(d, "teacher_id", API34), API34, "teacher_id"),
+            "teacher_id": req_int(d, "teacher_id", API34),
             "actual_start": to_time(d.get("actual_start_time"), API34, "actual_start_time"),
             "actual_end": to_time(d.get("actual_end_time"), API34, "actual_end_time"),
-            "listen_minutes": to_int(require(d, "listen_time", API34), API34, "listen_time"),
-            "inout_times": to_int(require(d, "inout_times", API34), API34, "inout_times"),
-            "late_minutes": to_int(require(d, "u_late", API34), API34, "u_late"),
-            "leave_minutes": to_int(require(d, "u_leave", API34), API34, "u_leave"),
+            **_attendance_fields(d, API34),
         })
     return Normalized(_table(rows, schemas.TEACHER_INOUT, ("lesson_id",)))
 
@@ -243,9 +252,9 @@ def awards(day: date, records: list[Mapping[str, Any]]) -> Normalized:
         for item in _data_list(rec, API25):
             rows.append({
                 "lesson_date": day,
-                "lesson_id": to_int(require(item, "lesson_id", API25), API25, "lesson_id"),
-                "user_id": to_int(require(item, "user_id", API25), API25, "user_id"),
-                "award_num": to_int(require(item, "award_num", API25), API25, "award_num"),
+                "lesson_id": req_int(item, "lesson_id", API25),
+                "user_id": req_int(item, "user_id", API25),
+                "award_num": req_int(item, "award_num", API25),
             })
     return Normalized(_table(rows, schemas.AWARDS, ("lesson_id", "user_id")))
 
@@ -297,8 +306,8 @@ def help_requests(day: date, records: list[Mapping[str, Any]]) -> Normalized:
         for item in _data_list(rec, API16):
             rows.append({
                 "lesson_date": day,
-                "lesson_id": to_int(require(item, "lesson_id", API16), API16, "lesson_id"),
-                "user_id": to_int(require(item, "user_id", API16), API16, "user_id"),
+                "lesson_id": req_int(item, "lesson_id", API16),
+                "user_id": req_int(item, "user_id", API16),
                 "help_type": to_str(item.get("help_type"), API16, "help_type"),
                 "help_item_name": to_str(item.get("help_item_name"), API16, "help_item_name"),
                 "help_content": to_str(item.get("help_content"), API16, "help_content"),
@@ -311,15 +320,13 @@ def course_progress(records: list[Mapping[str, Any]]) -> Normalized:
     rows = []
     for rec in _by_path(records, API26):
         cid = to_int(rec["params"].get("classroomId"), API26, "classroomId")
-        d = rec["body"].get("data")
-        if not isinstance(d, Mapping):
-            raise DataDriftError(API26, "data", d, "an object")
+        d = _data_object(rec, API26)
         rows.append({
             "class_id": cid,
-            "finished": to_int(require(d, "finish", API26), API26, "finish"),
-            "not_started": to_int(require(d, "lessonNotStart", API26), API26, "lessonNotStart"),
-            "on_class": to_int(require(d, "lessonOnClass", API26), API26, "lessonOnClass"),
-            "expired": to_int(require(d, "lessonExpired", API26), API26, "lessonExpired"),
-            "total": to_int(require(d, "total", API26), API26, "total"),
+            "finished": req_int(d, "finish", API26),
+            "not_started": req_int(d, "lessonNotStart", API26),
+            "on_class": req_int(d, "lessonOnClass", API26),
+            "expired": req_int(d, "lessonExpired", API26),
+            "total": req_int(d, "total", API26),
         })
     return Normalized(_table(rows, schemas.COURSE_PROGRESS, ("class_id",)))
