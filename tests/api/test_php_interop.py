@@ -22,6 +22,7 @@ from hypothesis import strategies as st
 
 from pipeline.api import phpserial
 from pipeline.api.signing import decode_sign_msg, encode_sign_msg
+from tests.api.phpvalues import from_typed, strict
 
 pytestmark = pytest.mark.php
 
@@ -86,23 +87,6 @@ def typed(v):
     if isinstance(v, list):
         return {"a": [[i, typed(x)] for i, x in enumerate(v)]}
     return v
-
-
-def from_typed(t):
-    if isinstance(t, dict):
-        keys = [k for k, _ in t["a"]]
-        vals = [from_typed(v) for _, v in t["a"]]
-        return vals if keys == list(range(len(keys))) else dict(zip(keys, vals))
-    return t
-
-
-def strict(v):
-    """Comparable form where True != 1, "1" != 1 and lists != dicts."""
-    if isinstance(v, dict):
-        return ("dict", [(strict(k), strict(x)) for k, x in v.items()])
-    if isinstance(v, list):
-        return ("list", [strict(x) for x in v])
-    return (type(v).__name__, v)
 
 
 def php_key(k):

@@ -15,27 +15,10 @@ from hypothesis import strategies as st
 
 from pipeline.api import phpserial
 from pipeline.api.phpserial import PhpSerializeError, dumps, loads
+from tests.api.phpvalues import from_typed, strict
 
 VECTORS = json.loads((Path(__file__).parents[1] / "fixtures" / "php_sign_vectors.json").read_text("utf-8"))
 INT64 = st.integers(-(2**63), 2**63 - 1)
-
-
-def from_typed(t):
-    """The fixture's typed PHP value -> the Python value loads() returns."""
-    if isinstance(t, dict):
-        keys = [k for k, _ in t["a"]]
-        vals = [from_typed(v) for _, v in t["a"]]
-        return vals if keys == list(range(len(keys))) else dict(zip(keys, vals))
-    return t
-
-
-def strict(v):
-    """A form where True != 1 and lists != dicts, for exact comparisons."""
-    if isinstance(v, dict):
-        return ("dict", [(strict(k), strict(x)) for k, x in v.items()])
-    if isinstance(v, list):
-        return ("list", [strict(x) for x in v])
-    return (type(v).__name__, v)
 
 
 # --------------------------------------------------------------------------

@@ -17,6 +17,7 @@ from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 
 from pipeline.api import phpserial, signing
 from pipeline.api.signing import SignatureError, decode_sign_msg, encode_sign_msg
+from tests.api.phpvalues import from_typed
 
 SECRET = "32bf27979cf0dba95d80f500f553ed53"  # the document's example secret
 VECTORS = json.loads((Path(__file__).parents[1] / "fixtures" / "php_sign_vectors.json").read_text("utf-8"))
@@ -27,14 +28,6 @@ DOC_SIGN_MSG = (
     "RjlkNFhWaTVqWDFrQ2dJM2FMMzVXc0JkK3lLMEpEQ3YzOXZBU2FsRlwvZHdleWJ3UzhBPT0iLCJtYWMiOiIxNTFhNjE2YTRkZjQ0ZDQw"
     "YjU4YWVhMDI1M2IzNTE0MDcyNWZhOTc0MmI0ZTMyY2IzNjU1NTZhM2IwODMwYTNlIn0="
 )
-
-
-def from_typed(t):
-    if isinstance(t, dict):
-        keys = [k for k, _ in t["a"]]
-        vals = [from_typed(v) for _, v in t["a"]]
-        return vals if keys == list(range(len(keys))) else dict(zip(keys, vals))
-    return t
 
 
 def top(v):
