@@ -109,7 +109,7 @@ def test_sigkill_at_every_crash_point_then_rerun_equals_uninterrupted(reference,
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("spec", [s for s, _ in CHAIN] + [f"file.before_rename@{n}" for n in (2, 5, 14, 20, 33)]
+@pytest.mark.parametrize("spec", [s for s, _ in CHAIN] + [f"file.before_rename@{n}" for n in (2, 5, 14, 20, 29)]
                          + [f"raw.response@{n}" for n in (1, 10, 40, 120)])
 def test_sigkill_at_one_point_then_rerun(reference, tmp_path, spec):
     rows, cmp, stats, leaks = _crash_chain(reference, tmp_path, [(spec, "isolated")])
