@@ -48,10 +48,11 @@ class RunSummary:
     sandbox_url: str | None
     feeds: Path | None = None      # $LIVECLASS_DATA_DIR/feeds when published by this run
     report: Path | None = None     # $LIVECLASS_DATA_DIR/report/index.html when published by this run
+    published: bool = True         # every publish step (course progress, warehouse, feeds, report) succeeded
 
     @property
     def success(self) -> bool:
-        return all(d.success for d in self.days) and self.warehouse is not None
+        return all(d.success for d in self.days) and self.warehouse is not None and self.published
 
 
 def default_window(now: datetime | None = None, days: int = 7) -> tuple[date, date]:
@@ -268,7 +269,9 @@ def _execute(days: list[date], start: date, end: date, data_dir: Path, sandbox_u
     echo("Publishing the warehouse ...")
     pub = defs.resolve_job_def(PUBLISH_JOB).execute_in_process(instance=instance, raise_on_error=False,
                                                                       run_config=QUIET)
-    warehouse = data_dir / "warehouse.duckdb" if pub.success else None
+    published = {tuple(ev.materialization.asset_key.path) for ev in pub.get_asset_materialization_events()}
+    # the warehouse may be published even when a later step (feeds, report) failed
+    warehouse = data_dir / "warehouse.duckdb" if ("warehouse", "duckdb") in published else None
     mart_rows: dict[str, int] = {}
     if warehouse is not None:
         from warehouse.build import MART_KEYS, connect_readonly
@@ -279,9 +282,9 @@ def _execute(days: list[date], start: date, end: date, data_dir: Path, sandbox_u
                 mart_rows[m] = con.execute(f'SELECT count(*) FROM "{m}"').fetchone()[0]
         finally:
             con.close()
-    else:
+    if not pub.success:
         echo(f"  publish FAILED: {failure_text(pub)}")
-    published = {tuple(ev.materialization.asset_key.path) for ev in pub.get_asset_materialization_events()}
     feeds = data_dir / "feeds" if ("feeds", "files") in published else None
     report = data_dir / "report" / "index.html" if ("report", "html") in published else None
-    return RunSummary(results, warehouse, mart_rows, sandbox_url, feeds=feeds, report=report)
+    return RunSummary(results, warehouse, mart_rows, sandbox_url, feeds=feeds, report=report,
+                      published=pub.success)

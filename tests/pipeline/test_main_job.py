@@ -83,3 +83,14 @@ def test_read_only_data_dir_is_refused(tmp_path):
     finally:
         locked.chmod(0o700)
     assert proc.returncode == 2 and "not writable" in proc.stderr
+
+
+def test_failed_report_still_reports_the_published_warehouse(tmp_path):
+    day = (datetime.now(TZ).date() - timedelta(days=1)).isoformat()
+    (tmp_path / "data").mkdir()
+    (tmp_path / "data" / "report").write_text("a file where the report folder should be")
+    proc = liveclass(["run", "--start", day, "--end", day], tmp_path)
+    assert proc.returncode == 1
+    assert "publish FAILED: report__html" in proc.stdout
+    assert f"Warehouse: {tmp_path / 'data' / 'warehouse.duckdb'}" in proc.stdout
+    assert (tmp_path / "data" / "warehouse.duckdb").exists() and (tmp_path / "data" / "feeds" / "manifest.json").exists()
