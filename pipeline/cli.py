@@ -57,8 +57,8 @@ def run(start: date | None, end: date | None) -> None:
                    "ORDER BY lesson_date\"")
     failed = [d.day for d in summary.days if not d.success]
     if failed:
-        click.echo(f"liveclass: {len(failed)} day(s) failed: {', '.join(failed)}; their previous data is kept. "
-                   "Re-run them with --start/--end.", err=True)
+        click.echo(f"liveclass: {len(failed)} day(s) failed: {', '.join(failed)}; nothing was published, so the "
+                   "warehouse, feeds and report still hold the previous data. Re-run with --start/--end.", err=True)
     if not summary.success:
         sys.exit(1)
 

@@ -266,6 +266,11 @@ def _execute(days: list[date], start: date, end: date, data_dir: Path, sandbox_u
         status = "ok" if r.success else f"FAILED: {r.error}"
         echo(f"  [{i}/{len(days)}] {r.day}: {r.rows.get('lessons', 0)} lessons, {r.api_calls} API calls"
              f" ({r.retries} retries), {sum(r.rows.values())} lake rows, {r.seconds:.1f}s  {status}")
+    if not all(r.success for r in results):
+        # The warehouse only ever reflects complete extractions: a failed day may have left some of
+        # its lake tables new and others old (each table is all-or-nothing, checked before writing).
+        echo("Not publishing: the warehouse, feeds and report keep the previous data until the failed days succeed.")
+        return RunSummary(results, None, {}, sandbox_url, published=False)
     echo("Publishing the warehouse ...")
     pub = defs.resolve_job_def(PUBLISH_JOB).execute_in_process(instance=instance, raise_on_error=False,
                                                                       run_config=QUIET)

@@ -11,6 +11,7 @@ from dagster import (
     AssetCheckSpec,
     AssetExecutionContext,
     AssetKey,
+    Failure,
     MaterializeResult,
     MetadataValue,
     asset,
@@ -56,21 +57,30 @@ def lake_asset(table: str, group: str, raw: tuple[str, ...], build: Callable[...
         check_specs=[AssetCheckSpec(name, asset=key, description=desc, blocking=True) for name, desc, _ in all_checks],
         metadata={"columns": MetadataValue.md("\n".join(f"- `{f.name}`: {f.type}" for f in schemas.DAILY_TABLES[table]))},
     )
-    def _lake(context: AssetExecutionContext, data_dir: DataDirResource) -> MaterializeResult:
+    def _lake(context: AssetExecutionContext, data_dir: DataDirResource):
+        """Checks run on the new table before it is written: a partition that fails them is not
+        written at all (the previous one stays) and the step fails, naming the failed checks."""
         day_s = context.partition_key
         day = date.fromisoformat(day_s)
         dirs = data_dir.dirs
         t0 = time.monotonic()
         norm = build(day, *(read_raw(dirs.raw_file(r, day_s)) for r in raw))
+        results, failed = [], []
+        for name, _desc, fn in all_checks:
+            passed, meta = fn(norm, day)
+            results.append(AssetCheckResult(
+                check_name=name, passed=passed, severity=AssetCheckSeverity.ERROR,
+                metadata={k: MetadataValue.json(v) if isinstance(v, (dict, list)) else v for k, v in meta.items()}))
+            if not passed:
+                failed.append(f"{name} {meta}")
+        if failed:
+            yield from results
+            raise Failure(description=f"lake/{table} {day_s} not written (the previous partition stays): "
+                                      + "; ".join(failed)[:2000])
         path = dirs.lake_file(table, day_s)
         write_table(norm.table, path)
         crash_point("lake.after_write")
-        results = []
-        for name, _desc, fn in all_checks:
-            passed, meta = fn(norm, day)
-            results.append(AssetCheckResult(check_name=name, passed=passed, metadata={k: MetadataValue.json(v) if isinstance(v, (dict, list)) else v for k, v in meta.items()},
-                                            severity=AssetCheckSeverity.ERROR))
-        return MaterializeResult(
+        yield MaterializeResult(
             metadata={"rows": MetadataValue.int(norm.table.num_rows), "path": MetadataValue.path(str(path)),
                       "duration_s": MetadataValue.float(round(time.monotonic() - t0, 3))},
             check_results=results,

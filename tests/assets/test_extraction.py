@@ -149,3 +149,30 @@ def test_faults_do_not_change_the_lake(extracted, sandbox_config, tmp_path):
     assert retries > 0, "the faulty sandbox injected no faults"
     clean = {k: v for k, v in lake_bytes(data_dir).items() if f"date={SANDBOX_DAYS[0]}" in k}
     assert lake_bytes(tmp_path) == clean
+
+
+def test_failing_check_keeps_the_previous_partition(sandbox, extracted, tmp_path):
+    """A blocking check runs before the write: bad rows never replace a good partition."""
+    import gzip
+    import json
+    import shutil
+
+    from dagster import AssetKey
+
+    data_dir = tmp_path / "data"
+    shutil.copytree(extracted[0], data_dir)
+    day = SANDBOX_DAYS[0]
+    raw = data_dir / "raw" / "attendance" / f"date={day}" / "pages.jsonl.gz"
+    lines = gzip.decompress(raw.read_bytes()).decode().splitlines()
+    page = json.loads(lines[0])
+    page["body"]["data"]["data"].append(dict(page["body"]["data"]["data"][0]))  # a student listed twice
+    raw.write_bytes(gzip.compress(("\n".join([json.dumps(page)] + lines[1:]) + "\n").encode()))
+    lake = data_dir / "lake" / "attendance" / f"date={day}" / "part-0.parquet"
+    before = lake.read_bytes()
+    res = materialize(DAILY_ASSETS, partition_key=day, raise_on_error=False,
+                      selection=[AssetKey(["lake", "attendance"])],
+                      resources={"api": api_resource(sandbox), "data_dir": DataDirResource(path=str(data_dir))})
+    assert not res.success
+    failed = {e.check_name for e in res.get_asset_check_evaluations() if not e.passed}
+    assert failed == {"attendance_unique_keys", "attendance_rows_match_api_count"}
+    assert lake.read_bytes() == before

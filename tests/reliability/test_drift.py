@@ -100,13 +100,20 @@ def test_harmful_drift_stops_the_asset_naming_endpoint_field_value(reference, tm
 
 
 def test_harmful_drift_through_liveclass_run(tmp_path):
+    args = ["run", "--start", harness.DAYS[0], "--end", harness.DAYS[0]]
+    with start_sandbox(harness.small_config()) as sb:  # first a clean run publishes a warehouse
+        clean = harness.liveclass(args, tmp_path / "data", tmp_path / "dh", cwd=tmp_path, **harness.sandbox_env(sb))
+    assert clean.returncode == 0, clean.stderr[-2000:]
+    published = {p: (tmp_path / "data" / p).read_bytes() for p in ("warehouse.duckdb", "report/index.html")}
     with start_sandbox(harness.small_config(drift="harmful")) as sb:
-        proc = harness.liveclass(["run", "--start", harness.DAYS[0], "--end", harness.DAYS[0]], tmp_path / "data",
-                                 tmp_path / "dh", cwd=tmp_path, **harness.sandbox_env(sb))
+        proc = harness.liveclass(args, tmp_path / "data", tmp_path / "dh", cwd=tmp_path, **harness.sandbox_env(sb))
     assert proc.returncode == 1, proc.stderr[-2000:]
     day_line = next(l for l in proc.stdout.splitlines() if harness.DAYS[0] + ":" in l)
     assert "FAILED" in day_line and "field '" in day_line and "got " in day_line, day_line
     assert f"1 day(s) failed: {harness.DAYS[0]}" in proc.stderr
+    assert "Not publishing" in proc.stdout and "Warehouse:" not in proc.stdout
+    # the published warehouse and report keep the previous data, byte for byte
+    assert {p: (tmp_path / "data" / p).read_bytes() for p in published} == published
     harness.record("schema drift", "harmful, through `liveclass run`", runs=1,
                    outcome=f"exit 1; the day's line: {day_line.strip()[:320]!r}", lost=0, duplicated=0,
                    leaked=False, passed=True)
