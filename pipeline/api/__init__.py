@@ -7,6 +7,7 @@ from .errors import (
     AuthError,
     PaginationError,
     ParameterError,
+    OutcomeUnknown,
     RetriesExhausted,
     RoutingError,
     TransientError,
@@ -17,7 +18,7 @@ from .signing import SignatureError, decode_sign_msg, encode_sign_msg
 
 __all__ = [
     "LiveClassClient", "ClientStats", "ENDPOINTS", "Endpoint",
-    "ApiError", "AuthError", "RoutingError", "ParameterError", "TransientError", "RetriesExhausted",
+    "ApiError", "AuthError", "RoutingError", "ParameterError", "TransientError", "RetriesExhausted", "OutcomeUnknown",
     "PaginationError", "error_for_code",
     "TokenBucket", "FileBucket",
     "SignatureError", "encode_sign_msg", "decode_sign_msg",

@@ -15,10 +15,17 @@ Outcome of one attempt::
 
 Transient failures are retried with exponential backoff and full jitter
 (``uniform(0, min(backoff_max, backoff_base * 2**(n-1)))``); a ``Retry-After``
-header (seconds) replaces the jitter, capped at ``backoff_max``.  Retrying
-stops after ``max_attempts`` attempts or when the next sleep would take the
-call past ``max_retry_seconds``: :class:`RetriesExhausted` then says how many
-attempts were made and what the last failure was.
+header (seconds) is honoured in full, plus a little jitter so that workers do
+not return in step.  ``max_retry_seconds`` is one deadline for the whole call:
+no attempt's read timeout, and no sleep, reaches past it.  Retrying stops after
+``max_attempts`` attempts or at the deadline: :class:`RetriesExhausted` then
+says how many attempts were made and what the last failure was.
+
+Management endpoints (they change state: create, edit, delete) are retried
+only after failures that prove the request never reached the platform (the
+connection was refused or timed out, or HTTP 429); any other failure after
+the request was sent raises :class:`OutcomeUnknown`, since a retry could apply
+the change twice.  Codes Table 4 does not list are fatal.
 
 The secret and signMsg never reach logs, exceptions, reprs or the
 ``on_response`` hook.  Exception texts are built here from the path, codes
@@ -40,8 +47,8 @@ from typing import Any, TypeVar
 import requests
 from requests.adapters import HTTPAdapter
 
-from .endpoints import EndpointsMixin
-from .errors import SUCCESS, ApiError, RetriesExhausted, TransientError, error_for_code
+from .endpoints import WRITE_PATHS, EndpointsMixin
+from .errors import SUCCESS, ApiError, OutcomeUnknown, RetriesExhausted, TransientError, error_for_code
 from .ratelimit import make_limiter
 from .signing import encode_sign_msg
 
@@ -263,50 +270,66 @@ class LiveClassClient(EndpointsMixin):
         params = dict(params or {})
         url = self.base_url + path
         started = time.monotonic()
+        deadline = started + self.max_retry_seconds
         attempt = 0
-        last: _Failure | None = None
         while True:
             attempt += 1
+            failure: _Failure | None = None
             try:
-                body = self._attempt(path, url, params, attempt)
-            except _Failure as failure:
-                last = failure
-                err = failure.error
-                if not err.transient:
-                    err.attempts = attempt
-                    err.args = (err._text(),)
-                    self.stats._done(path, False)
-                    raise err from None
-                sleep = self._backoff(attempt, getattr(err, "retry_after", None))
-                elapsed = time.monotonic() - started
-                if attempt >= self.max_attempts or elapsed + sleep > self.max_retry_seconds:
-                    self.stats._done(path, False)
-                    why = (f"attempt limit {self.max_attempts}" if attempt >= self.max_attempts
-                           else f"retry time limit {self.max_retry_seconds:g}s")
-                    exc = RetriesExhausted(
-                        f"gave up after {attempt} attempt{'s' if attempt != 1 else ''} in {elapsed:.2f}s "
-                        f"({why}); last failure: {failure.kind}: {err.msg}",
-                        error_code=err.error_code, path=path, http_status=err.http_status, attempts=attempt)
-                    exc.last_error = err
-                    raise exc from None
-                self.stats._retry(sleep)
-                if sleep > 0:
-                    time.sleep(sleep)
-                continue
-            self.stats._done(path, True)
-            if self.on_response is not None:
-                self.on_response(path, params, body)
-            return body
+                body = self._attempt(path, url, params, attempt, deadline)
+            except _Failure as exc:
+                failure = exc
+            if failure is None:
+                self.stats._done(path, True)
+                if self.on_response is not None:
+                    self.on_response(path, params, body)
+                return body
+            # Raised outside the except block, so no exception chain leads back to the
+            # request (whose body holds the signMsg).
+            err = failure.error
+            if err.transient and path in WRITE_PATHS and failure.kind not in _NEVER_SENT:
+                self.stats._done(path, False)
+                raise OutcomeUnknown(
+                    f"the answer was lost after the request was sent ({failure.kind}: {err.msg}); the change may "
+                    "or may not have been applied, so it is not retried: check the platform before trying again",
+                    error_code=err.error_code, path=path, http_status=err.http_status, attempts=attempt)
+            if not err.transient:
+                err.attempts = attempt
+                err.args = (err._text(),)
+                self.stats._done(path, False)
+                raise err
+            sleep = self._backoff(attempt, getattr(err, "retry_after", None))
+            now = time.monotonic()
+            if attempt >= self.max_attempts or now + sleep >= deadline:
+                self.stats._done(path, False)
+                if attempt >= self.max_attempts:
+                    why = f"attempt limit {self.max_attempts}"
+                elif getattr(err, "retry_after", None) is not None:
+                    why = f"Retry-After {err.retry_after:g}s reaches past the retry time limit {self.max_retry_seconds:g}s"
+                else:
+                    why = f"retry time limit {self.max_retry_seconds:g}s"
+                exc = RetriesExhausted(
+                    f"gave up after {attempt} attempt{'s' if attempt != 1 else ''} in {now - started:.2f}s "
+                    f"({why}); last failure: {failure.kind}: {err.msg}",
+                    error_code=err.error_code, path=path, http_status=err.http_status, attempts=attempt)
+                exc.last_error = err
+                raise exc
+            self.stats._retry(sleep)
+            if sleep > 0:
+                time.sleep(sleep)
 
     def _backoff(self, attempt: int, retry_after: float | None) -> float:
-        if retry_after is not None:
-            return min(retry_after, self.backoff_max)
+        if retry_after is not None:  # the server's word, in full, with a little jitter
+            return retry_after + self._random.uniform(0.0, min(1.0, self.backoff_base))
         ceiling = min(self.backoff_max, self.backoff_base * (2 ** (attempt - 1)))
         return self._random.uniform(0.0, ceiling)
 
-    def _attempt(self, path: str, url: str, params: dict[str, Any], attempt: int) -> dict[str, Any]:
+    def _attempt(self, path: str, url: str, params: dict[str, Any], attempt: int,
+                 deadline: float) -> dict[str, Any]:
         if self.limiter is not None:
             self.stats._rate_wait(self.limiter.acquire())
+        # no attempt reads past the call's deadline
+        timeout = (self.timeout[0], max(0.05, min(self.timeout[1], deadline - time.monotonic())))
         form = {"applicationID": self.app_id, "signMsg": encode_sign_msg(params, self._secret.get())}
         http_status: int | None = None
         code: int | None = None
@@ -315,14 +338,15 @@ class LiveClassClient(EndpointsMixin):
         t0 = time.perf_counter()
         try:
             try:
-                resp = self.session.post(url, data=form, timeout=self.timeout, allow_redirects=False)
+                resp = self.session.post(url, data=form, timeout=timeout, allow_redirects=False)
                 http_status = resp.status_code
                 content = resp.content
             except requests.Timeout as exc:
                 kind = "connect_timeout" if isinstance(exc, requests.ConnectTimeout) else "timeout"
                 raise _Failure(kind, TransientError(f"{kind.replace('_', ' ')}: {_exc_text(exc)}", path=path))
             except requests.ConnectionError as exc:
-                raise _Failure("connection", TransientError(f"connection error: {_exc_text(exc)}", path=path))
+                kind = "connect_failed" if _never_sent(exc) else "connection"
+                raise _Failure(kind, TransientError(f"connection error: {_exc_text(exc)}", path=path))
             except (requests.exceptions.ChunkedEncodingError, requests.exceptions.ContentDecodingError) as exc:
                 raise _Failure("truncated", TransientError(f"incomplete response: {_exc_text(exc)}", path=path))
             except (requests.exceptions.InvalidURL, requests.exceptions.MissingSchema,
@@ -382,7 +406,7 @@ class LiveClassClient(EndpointsMixin):
             elif log.isEnabledFor(logging.WARNING):
                 log.warning("POST %s attempt=%d http=%s error_code=%s %.1fms failed (%s%s): %s",
                             path, attempt, http_status, code, seconds * 1000, failure.kind,
-                            ", will retry" if failure.error.transient else "", failure.error.msg)
+                            ", retryable" if failure.error.transient else "", failure.error.msg)
 
     # -- concurrency ---------------------------------------------------------------
 
@@ -442,6 +466,19 @@ _pool_thread = threading.local()  # .active is True in map_concurrent worker thr
 
 class _Cancelled(Exception):
     """A map_concurrent item skipped because an earlier one failed."""
+
+
+#: Failures that prove the request never reached the platform: safe to retry even for a change.
+_NEVER_SENT = frozenset({"connect_timeout", "connect_failed", "http_429"})
+
+
+def _never_sent(exc: requests.ConnectionError) -> bool:
+    """True when the connection itself could not be made (refused, unreachable, name not found)."""
+    import urllib3.exceptions as u3
+
+    reason = exc.args[0] if exc.args else None
+    reason = getattr(reason, "reason", reason)
+    return isinstance(reason, (u3.NewConnectionError, u3.ConnectTimeoutError, u3.NameResolutionError))
 
 
 def _exc_text(exc: BaseException) -> str:

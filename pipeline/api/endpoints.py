@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import re
 import math
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import Any, NamedTuple
@@ -91,6 +92,11 @@ ENDPOINTS: tuple[Endpoint, ...] = tuple(Endpoint(*row) for row in (
 
 PATHS: dict[str, str] = {e.method: e.path for e in ENDPOINTS}
 
+#: Management endpoints: they change the platform's state, so a lost answer is not retried blindly.
+WRITE_APIS = frozenset({"1", "2", "3", "4", "5", "6", "8", "8.1", "9", "10", "11", "12", "13", "14", "15",
+                        "22", "32", "33"})
+WRITE_PATHS = frozenset(e.path for e in ENDPOINTS if e.api in WRITE_APIS)
+
 #: API 2 options: documented name, plus a snake_case alias.
 _CLASSROOM_OPTIONS = {
     "smallRoutine": "small_routine",
@@ -109,13 +115,16 @@ _CLASSROOM_ALIASES = {alias: name for name, alias in _CLASSROOM_OPTIONS.items()}
 
 # -- value helpers ------------------------------------------------------------------
 
+_INT_RE = re.compile(r"-?[0-9]+")
+
+
 def _int(value: Any, name: str) -> int:
     """An id or flag as int (ids also arrive as digit strings from other responses)."""
     if isinstance(value, bool):
         raise TypeError(f"{name} must be an integer, not bool")
     if isinstance(value, int):
         return value
-    if isinstance(value, str) and value.strip().lstrip("-").isdigit():
+    if isinstance(value, str) and _INT_RE.fullmatch(value.strip()):
         return int(value.strip())
     if isinstance(value, float) and value.is_integer():
         return int(value)
@@ -512,7 +521,16 @@ class EndpointsMixin:
         data = _list(self._data("get_key_event_times", {"lid": _int(lesson_id, "lid"),
                                                         "event_type": _event_type(event_type),
                                                         "uid": _int(user_id, "uid")}))
-        return [item["event_time"] if isinstance(item, Mapping) else item for item in data]
+        times = []
+        for item in data:
+            if isinstance(item, Mapping) and "event_time" in item:
+                times.append(item["event_time"])
+            elif isinstance(item, str):
+                times.append(item)
+            else:
+                raise ApiError(f"lesson {lesson_id} user {user_id} {event_type}: an item without event_time: "
+                               f"{str(item)[:80]!r}", path=PATHS["get_key_event_times"])
+        return times
 
     def get_lesson_status_by_day(self, day: dt.date | str, uid: int) -> list:
         """API 29 ``/lessonData/status``: ``[{id, status}]`` for a user and a day (``YYYY-MM-DD``)."""

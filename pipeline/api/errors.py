@@ -89,6 +89,12 @@ class TransientError(ApiError):
         super().__init__(msg, **kw)
 
 
+class OutcomeUnknown(ApiError):
+    """A change (a management endpoint) whose request may or may not have been applied: the answer
+    was lost after the request was sent.  Never retried blindly, since the platform could apply it
+    twice; check the platform's state before trying again."""
+
+
 class RetriesExhausted(ApiError):
     """Transient failures went on past the retry budget (attempts or total time)."""
 
@@ -106,6 +112,8 @@ def error_for_code(error_code: int, msg: str, path: str, http_status: int | None
         cls = RoutingError
     elif 40000 <= error_code < 50000:
         cls = ParameterError
-    else:
+    elif 50000 <= error_code < 60000:
         cls = TransientError
+    else:  # a code Table 4 does not know: fail at once rather than retry blindly
+        cls = ApiError
     return cls(msg, error_code=error_code, path=path, http_status=http_status)

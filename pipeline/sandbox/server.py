@@ -105,7 +105,9 @@ class SandboxApp:
         except Exception:  # pragma: no cover - a bug; never leak it to the client
             log.exception("sandbox request failed")
             try:
-                await self._send(send, 200, [_JSON_CT], error_body(50000, "internal error"))
+                route = self.routes.get((scope.get("path") or "/").rstrip("/") or "/")
+                code_key = route.code_key if route is not None else "error_code"
+                await self._send(send, 200, [_JSON_CT], error_body(50000, "internal error", code_key))
             except Exception:
                 pass
 

@@ -19,6 +19,7 @@ from pipeline.api import (  # noqa: E402
     ApiError,
     AuthError,
     LiveClassClient,
+    OutcomeUnknown,
     ParameterError,
     RetriesExhausted,
     RoutingError,
@@ -150,18 +151,30 @@ def test_transient_fault_retried_then_succeeds(serve, kind):
     assert sum(snap["failures"].values()) == 2
 
 
-def test_retry_after_is_honoured_and_capped(serve):
-    srv, client = serve(lambda p, q, a: http(429, retry_after=0.4) if a == 1 else ok(1), backoff_max=1.0)
+def test_retry_after_is_honoured_in_full(serve):
+    srv, client = serve(lambda p, q, a: http(429, retry_after=0.4) if a == 1 else ok(1), backoff_max=0.1)
     t0 = time.monotonic()
     client.call("/x", {})
-    assert time.monotonic() - t0 >= 0.4
+    assert time.monotonic() - t0 >= 0.4  # the server's word, even above backoff_max
     gap = srv.requests[1].at - srv.requests[0].at
-    assert 0.38 <= gap < 1.0
+    assert 0.38 <= gap < 1.5
 
-    srv, client = serve(lambda p, q, a: http(503, retry_after=3600) if a == 1 else ok(1), backoff_max=0.1)
+
+def test_retry_after_past_the_deadline_gives_up_at_once_and_says_why(serve):
+    srv, client = serve(lambda p, q, a: http(503, retry_after=3600) if a == 1 else ok(1), max_retry_seconds=5.0)
     t0 = time.monotonic()
-    client.call("/x", {})
-    assert time.monotonic() - t0 < 1.0  # capped at backoff_max
+    with pytest.raises(RetriesExhausted) as info:
+        client.call("/x", {})
+    assert time.monotonic() - t0 < 1.0 and srv.hits() == 1
+    assert "Retry-After 3600s" in str(info.value)
+
+
+def test_no_attempt_reads_past_the_total_time_limit(serve):
+    srv, client = serve(lambda p, q, a: slow(3.0), timeout=(1.0, 2.0), max_retry_seconds=1.5, max_attempts=10)
+    t0 = time.monotonic()
+    with pytest.raises(RetriesExhausted):
+        client.call("/x", {})
+    assert time.monotonic() - t0 < 2.5  # one 1.5 s deadline, not attempts x 2 s read timeouts
 
 
 def test_attempt_limit_in_retries_exhausted(serve):
@@ -197,7 +210,8 @@ def test_full_jitter_backoff_bounds():
         samples = [client._backoff(attempt, None) for _ in range(200)]
         assert all(0 <= s <= ceiling for s in samples)
         assert max(samples) > ceiling * 0.8  # spread over the whole range
-    assert client._backoff(3, 7.0) == 7.0 and client._backoff(3, 99.0) == 20.0
+    for retry_after in (7.0, 99.0):  # Retry-After in full, plus at most min(1 s, backoff_base) of jitter
+        assert all(retry_after <= client._backoff(3, retry_after) <= retry_after + 0.5 for _ in range(50))
 
 
 def test_connection_refused_is_transient():
@@ -396,3 +410,46 @@ def test_client_rejects_pickling_and_bad_settings():
     err = RetriesExhausted("gave up", error_code=50000, path="/x", attempts=3)
     again = pickle.loads(pickle.dumps(err))
     assert type(again) is RetriesExhausted and str(again) == str(err)
+
+
+def test_a_change_whose_answer_was_lost_is_not_retried(serve):
+    """API 2 creates a course: after a read timeout the platform may have created it already."""
+    srv, client = serve(lambda p, q, a: slow(1.0) if a == 1 else ok(classroomId=7))
+    with pytest.raises(OutcomeUnknown) as info:
+        client.call("/classroom/create", {"teacherId": 1, "className": "x", "category": 1})
+    assert srv.hits() == 1 and "not retried" in str(info.value)
+    # a read is retried as usual
+    srv, client = serve(lambda p, q, a: slow(1.0) if a == 1 else ok([]))
+    assert client.call("/lesson/get_class_info", {})["data"] == [] and srv.hits() == 2
+
+
+def test_a_change_refused_before_it_was_sent_is_retried(serve):
+    srv, client = serve(lambda p, q, a: http(429, retry_after=0.05) if a == 1 else ok(classroomId=7))
+    assert client.call("/classroom/create", {"teacherId": 1})["classroomId"] == 7 and srv.hits() == 2
+
+
+def test_an_error_code_table_4_does_not_know_is_fatal(serve):
+    srv, client = serve(lambda p, q, a: {"status": 0, "error_code": 0, "msg": "?"})
+    with pytest.raises(ApiError) as info:
+        client.call("/x", {})
+    assert not isinstance(info.value, RetriesExhausted) and srv.hits() == 1
+
+
+@pytest.mark.parametrize("fault", ["timeout", "reset", "http"])
+def test_no_exception_chain_leads_back_to_the_signmsg(serve, fault):
+    reply = {"timeout": lambda: slow(1.0), "reset": reset, "http": lambda: http(503)}[fault]
+    srv, client = serve(lambda p, q, a: reply(), max_attempts=2)
+    with pytest.raises(ApiError) as info:
+        client.call("/lesson/io/info", {"lessonId": 1})
+    seen, stack = set(), [info.value]
+    while stack:  # walk __cause__, __context__ and the attributes of every exception reachable
+        exc = stack.pop()
+        if id(exc) in seen:
+            continue
+        seen.add(id(exc))
+        text = repr(vars(exc)) + str(exc)
+        for sent in srv.requests:
+            assert sent.sign_msg not in text
+        stack += [e for e in (exc.__cause__, exc.__context__, getattr(exc, "last_error", None)) if e is not None]
+        request = getattr(exc, "request", None)
+        assert request is None, f"{type(exc).__name__} keeps the request (and its signMsg)"
