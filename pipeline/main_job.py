@@ -18,7 +18,7 @@ from datetime import date, datetime, timedelta
 from pathlib import Path
 
 from pipeline.api import ApiError, AuthError, LiveClassClient, ParameterError, RoutingError
-from pipeline.partitions import DEFAULT_START_DATE, TZ, day_window
+from pipeline.partitions import TZ, day_window, start_date
 
 
 #: Dagster's console logger at WARNING: progress comes from our own lines; the UI keeps every event.
@@ -60,13 +60,31 @@ def default_window(now: datetime | None = None, days: int = 7) -> tuple[date, da
     return today - timedelta(days=days), today - timedelta(days=1)
 
 
-def check_window(start: date, end: date, now: datetime | None = None) -> list[date]:
+def resolve_window(start: date | None, end: date | None, now: datetime | None = None) -> list[date]:
+    """The days to run: both bounds given, one (the other follows), or neither (the last 7 complete days).
+
+    Only complete days (before today in Asia/Shanghai) on or after the first partition
+    (``LIVECLASS_START_DATE``) can run.
+    """
     today = (now or datetime.now(TZ)).astimezone(TZ).date()
+    newest = today - timedelta(days=1)
+    given = [(flag, day) for flag, day in (("--start", start), ("--end", end)) if day is not None]
+    if start is None and end is None:
+        start, end = default_window(now)
+    elif start is None:
+        start = end  # just that day
+    elif end is None:
+        end = max(start, newest)  # from start up to yesterday
+    for flag, day in given:
+        if day > newest:
+            raise ConfigError(f"{flag} {day} is not a complete day yet (today in Asia/Shanghai is {today}); "
+                              f"the newest day you can run is {newest}.")
     if end < start:
         raise ConfigError(f"--end {end} is before --start {start}.")
-    if end >= today:
-        raise ConfigError(f"--end {end} is not a complete day yet (today in Asia/Shanghai is {today}); "
-                          f"the newest day you can run is {today - timedelta(days=1)}.")
+    first = date.fromisoformat(start_date())
+    if start < first:
+        raise ConfigError(f"--start {start} is before the first partition {first}; "
+                          f"set LIVECLASS_START_DATE={start} to extract earlier days.")
     return [start + timedelta(days=i) for i in range((end - start).days + 1)]
 
 
@@ -228,13 +246,10 @@ def failure_text(result) -> str:
 
 def run_main_job(start: date | None = None, end: date | None = None, *,
                  echo: Callable[[str], None] = print) -> RunSummary:
-    d_start, d_end = default_window()
-    start, end = start or d_start, end or d_end
-    days = check_window(start, end)
+    days = resolve_window(start, end)
+    start, end = days[0], days[-1]
     data_dir = Path(os.environ.get("LIVECLASS_DATA_DIR", "data")).resolve()
     check_data_dir(data_dir)
-    if "LIVECLASS_START_DATE" not in os.environ and start < date.fromisoformat(DEFAULT_START_DATE):
-        os.environ["LIVECLASS_START_DATE"] = start.isoformat()
     with api_environment(echo) as sandbox_url:
         check_api(os.environ["LIVECLASS_BASE_URL"], os.environ["LIVECLASS_APP_ID"],
                   os.environ["LIVECLASS_SECRET"], end)

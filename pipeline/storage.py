@@ -12,7 +12,6 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import os
-import shutil
 import signal
 import tempfile
 import threading
@@ -60,10 +59,8 @@ def atomic_path(final: str | os.PathLike[str]) -> Iterator[Path]:
     """Yield a temporary path beside ``final``; on success fsync and rename it over ``final``."""
     final = Path(final)
     final.parent.mkdir(parents=True, exist_ok=True)
-    for stale in final.parent.glob(f"{TMP_PREFIX}{final.name}.*"):
-        with contextlib.suppress(OSError):
-            stale.unlink()
-    fd, tmp_name = tempfile.mkstemp(prefix=f"{TMP_PREFIX}{final.name}.", dir=final.parent)
+    remove_stale_temps(final)
+    fd, tmp_name = tempfile.mkstemp(prefix=f"{TMP_PREFIX}{final.name}.{os.getpid()}.", dir=final.parent)
     os.close(fd)
     tmp = Path(tmp_name)
     try:
@@ -84,17 +81,30 @@ def atomic_write_bytes(final: str | os.PathLike[str], data: bytes) -> None:
         tmp.write_bytes(data)
 
 
-def replace_dir(final: str | os.PathLike[str], staged: str | os.PathLike[str]) -> None:
-    """Swap a fully written directory ``staged`` into place as ``final``."""
-    final, staged = Path(final), Path(staged)
-    old = final.with_name(f"{TMP_PREFIX}{final.name}.old")
-    if old.exists():
-        shutil.rmtree(old)
-    if final.exists():
-        os.replace(final, old)
-    os.replace(staged, final)
-    shutil.rmtree(old, ignore_errors=True)
-    fsync_dir(final.parent)
+def remove_stale_temps(final: Path) -> None:
+    """Remove temporary files a crashed writer of ``final`` left behind.
+
+    A temp file carries its writer's pid (``.tmp-<name>.<pid>.<random>``); one whose
+    writer is still alive belongs to a concurrent write and is left alone.
+    """
+    for stale in final.parent.glob(f"{TMP_PREFIX}{final.name}.*"):
+        pid = stale.name[len(TMP_PREFIX) + len(final.name) + 1:].split(".", 1)[0]
+        if pid.isdigit() and pid_alive(int(pid)):
+            continue
+        with contextlib.suppress(OSError):
+            stale.unlink()
+
+
+def pid_alive(pid: int) -> bool:
+    if pid == os.getpid():
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 def fsync_dir(path: Path) -> None:

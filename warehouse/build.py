@@ -37,7 +37,7 @@ import duckdb
 import pyarrow as pa
 
 from pipeline.schemas import COURSE_PROGRESS, DAILY_TABLES
-from pipeline.storage import crash_point
+from pipeline.storage import crash_point, pid_alive
 
 TIMEZONE = "Asia/Shanghai"
 
@@ -193,23 +193,13 @@ def _remove_quietly(*paths: Path) -> None:
             pass
 
 
-def _pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
 def remove_stale_builds(out_path: Path) -> list[Path]:
     """Remove temporary build files (``.<name>.<pid>.<id>.building`` and its WAL/spill) left by a
     builder that died (crash, SIGKILL); builds of living processes are left alone."""
     removed = []
     for p in out_path.parent.glob(f".{out_path.name}.*.building*"):
         parts = p.name[len(out_path.name) + 2:].split(".")
-        if not parts or not parts[0].isdigit() or _pid_alive(int(parts[0])):
+        if not parts or not parts[0].isdigit() or pid_alive(int(parts[0])):
             continue
         _remove_quietly(p)
         removed.append(p)

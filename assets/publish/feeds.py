@@ -20,7 +20,7 @@ symlink (``rename(2)`` of a new link over the old one).  So, at every instant:
   such a reader is never pulled out from under, even when a new generation is
   published while it reads.
 
-Why not ``replace_dir``: swapping a real directory takes two renames, leaving a
+Why not a directory rename: swapping a real directory takes two renames, leaving a
 moment with no ``feeds/`` at all, and deletes the old files at once; a
 dashboard polling during a run could then fail or mix two generations.
 

@@ -94,3 +94,23 @@ def test_failed_report_still_reports_the_published_warehouse(tmp_path):
     assert "publish FAILED: report__html" in proc.stdout
     assert f"Warehouse: {tmp_path / 'data' / 'warehouse.duckdb'}" in proc.stdout
     assert (tmp_path / "data" / "warehouse.duckdb").exists() and (tmp_path / "data" / "feeds" / "manifest.json").exists()
+
+
+def test_resolve_window_with_one_or_no_bound(monkeypatch):
+    from datetime import date
+
+    from pipeline.main_job import ConfigError, resolve_window
+
+    monkeypatch.setenv("LIVECLASS_START_DATE", "2026-01-01")
+    now = datetime(2026, 11, 20, 8, 0, tzinfo=TZ)
+    d = date.fromisoformat
+    assert resolve_window(None, None, now) == [d("2026-11-13") + timedelta(days=i) for i in range(7)]
+    assert resolve_window(None, d("2026-11-01"), now) == [d("2026-11-01")]
+    assert resolve_window(d("2026-11-17"), None, now) == [d("2026-11-17"), d("2026-11-18"), d("2026-11-19")]
+    for start, end, words in [(d("2026-11-20"), None, "--start 2026-11-20 is not a complete day"),
+                              (None, d("2026-11-20"), "--end 2026-11-20 is not a complete day"),
+                              (d("2026-11-10"), d("2026-11-09"), "--end 2026-11-09 is before --start"),
+                              (d("2025-12-30"), d("2025-12-31"), "LIVECLASS_START_DATE=2025-12-30")]:
+        with pytest.raises(ConfigError) as err:
+            resolve_window(start, end, now)
+        assert words in str(err.value)
