@@ -12,21 +12,15 @@ from .lake.assets import DAILY_LAKE_ASSETS
 MARTS = tuple(MART_KEYS)
 
 
-def _preview(path, table: str, limit: int = 10) -> str:
+def _previews(path, tables, limit: int = 10) -> dict[str, str]:
+    """A Markdown preview of the first rows of each table, over one read-only connection."""
     con = connect_readonly(path)
     try:
-        df = con.execute(f'SELECT * FROM "{table}" ORDER BY ALL LIMIT {limit}').df()
+        # pandas renders Markdown through tabulate, which dagster itself depends on
+        return {t: con.execute(f'SELECT * FROM "{t}" ORDER BY ALL LIMIT {limit}').df().to_markdown(index=False)
+                for t in tables}
     finally:
         con.close()
-    return df.to_markdown(index=False) if hasattr(df, "to_markdown") and _has_tabulate() else df.to_string(index=False)
-
-
-def _has_tabulate() -> bool:
-    try:
-        import tabulate  # noqa: F401
-    except ImportError:
-        return False
-    return True
 
 
 @asset(
@@ -47,8 +41,8 @@ def warehouse_duckdb(context: AssetExecutionContext, data_dir: DataDirResource) 
     meta: dict = {"path": MetadataValue.path(str(result.out_path)),
                   "duration_s": MetadataValue.float(round(result.seconds, 3)),
                   "rows": MetadataValue.json(result.rows)}
-    for mart in MARTS:
-        if mart in result.rows:
-            meta[f"{mart}_rows"] = MetadataValue.int(int(result.rows[mart]))
-            meta[f"{mart}_preview"] = MetadataValue.md(_preview(result.out_path, mart))
+    previews = _previews(result.out_path, [m for m in MARTS if m in result.rows])
+    for mart, preview in previews.items():
+        meta[f"{mart}_rows"] = MetadataValue.int(int(result.rows[mart]))
+        meta[f"{mart}_preview"] = MetadataValue.md(preview)
     return MaterializeResult(metadata=meta)

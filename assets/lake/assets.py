@@ -129,14 +129,22 @@ def lake_course_progress(context: AssetExecutionContext, api: LiveClassApiResour
     client = api.get_client(on_response=recorder, rate_limit_file=str(dirs.rate_limit_file))
     t0 = time.monotonic()
     try:
-        extract.course_progress(client, class_ids)
+        failed = extract.course_progress(client, class_ids)
     finally:
         client.close()
-    write_raw(dirs.root / "raw" / "course_progress" / "snapshot.jsonl.gz", recorder.records)
-    norm = normalize.course_progress(recorder.records)
+    raw_path = dirs.root / "raw" / "course_progress" / "snapshot.jsonl.gz"
+    kept = []
+    if failed:  # keep the previous answer of a class whose call failed this time
+        previous = {r["params"].get("classroomId"): r for r in (read_raw(raw_path) if raw_path.exists() else [])}
+        kept = [previous[c] for c in failed if c in previous]
+        context.log.warning(f"API 26 failed for {len(failed)} class(es) {failed[:10]}; "
+                            f"kept the previous snapshot of {len(kept)} of them")
+    write_raw(raw_path, recorder.records + kept)
+    norm = normalize.course_progress(recorder.records + kept)
     write_table(norm.table, dirs.lake_snapshot("course_progress"))
     passed, meta = checks.unique_keys(norm.table, schemas.PRIMARY_KEYS["course_progress"])
     md = api_metadata(client.stats.snapshot(), time.monotonic() - t0)
     md["rows"] = MetadataValue.int(norm.table.num_rows)
+    md["classes_failed"] = MetadataValue.json(failed)
     return MaterializeResult(metadata=md, check_results=[AssetCheckResult(
         check_name="course_progress_unique_keys", passed=passed, metadata={"duplicates": meta["duplicates"]})])

@@ -73,25 +73,21 @@ def _previous_classes(dirs: DataDir, day: str) -> dict[int, dict]:
     return extract.known_lesson_classes(read_raw(path)) if path.exists() else {}
 
 
-def _ids(dirs: DataDir, day: str) -> list[int]:
-    return window_lesson_ids(dirs, day)
-
-
 raw_lessons = raw_asset(
     "lessons", "lessons", "API 17 (the day's lessons) + API 19 details + API 18 status/replay + API 30 class.",
     lambda c, d, dirs, day: extract.lessons(c, d, _previous_classes(dirs, day)))
 raw_attendance = raw_asset(
     "attendance", "attendance", "API 23: every page of every lesson's attendance.",
-    lambda c, d, dirs, day: extract.attendance(c, _ids(dirs, day)), deps=("lessons",))
+    lambda c, d, dirs, day: extract.attendance(c, window_lesson_ids(dirs, day)), deps=("lessons",))
 raw_teacher_inout = raw_asset(
     "teacher_inout", "teachers", "API 34: the teacher's in/out per lesson.",
-    lambda c, d, dirs, day: extract.teacher_inout(c, _ids(dirs, day)), deps=("lessons",))
+    lambda c, d, dirs, day: extract.teacher_inout(c, window_lesson_ids(dirs, day)), deps=("lessons",))
 raw_awards = raw_asset(
     "awards", "engagement", "API 25: star awards, lesson ids batched by 100.",
-    lambda c, d, dirs, day: extract.awards(c, _ids(dirs, day)), deps=("lessons",))
+    lambda c, d, dirs, day: extract.awards(c, window_lesson_ids(dirs, day)), deps=("lessons",))
 raw_key_event_counts = raw_asset(
     "key_event_counts", "engagement", "API 27: per-student counts of the six key events per lesson.",
-    lambda c, d, dirs, day: extract.key_event_counts(c, _ids(dirs, day)), deps=("lessons",))
+    lambda c, d, dirs, day: extract.key_event_counts(c, window_lesson_ids(dirs, day)), deps=("lessons",))
 raw_key_event_times = raw_asset(
     "key_event_times", "engagement",
     "API 28: event times, only for (lesson, user, type) whose API 27 count is above zero.",

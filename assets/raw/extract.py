@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from datetime import date
 
-from pipeline.api import LiveClassClient
+from pipeline.api import LiveClassClient, ParameterError, RetriesExhausted, TransientError
 from pipeline.partitions import day_window
 
 from ..lake import normalize
@@ -72,5 +72,17 @@ def help_requests(client: LiveClassClient, day: date) -> None:
     client.get_help_info(start, end)  # API 16
 
 
-def course_progress(client: LiveClassClient, class_ids: list[int]) -> None:
-    client.map_concurrent(client.get_course_progress, class_ids)  # API 26
+def course_progress(client: LiveClassClient, class_ids: list[int]) -> list[int]:
+    """API 26 for each class; returns the classes whose call failed (transient failures past
+    the retry budget, or a class the platform no longer knows), so the caller can keep their
+    previous snapshot instead of failing the whole publish.  Authorisation errors still raise."""
+    failed: list[int] = []
+
+    def one(class_id: int) -> None:
+        try:
+            client.get_course_progress(class_id)
+        except (RetriesExhausted, TransientError, ParameterError):
+            failed.append(class_id)
+
+    client.map_concurrent(one, class_ids)  # API 26
+    return sorted(failed)

@@ -176,3 +176,26 @@ def test_failing_check_keeps_the_previous_partition(sandbox, extracted, tmp_path
     failed = {e.check_name for e in res.get_asset_check_evaluations() if not e.passed}
     assert failed == {"attendance_unique_keys", "attendance_rows_match_api_count"}
     assert lake.read_bytes() == before
+
+
+def test_course_progress_failure_for_one_class_does_not_block_the_warehouse(sandbox, extracted, tmp_path):
+    import shutil
+
+    import pyarrow as pa
+
+    from assets.lake.assets import lake_course_progress
+    from assets.warehouse import warehouse_duckdb
+
+    data_dir = tmp_path / "data"
+    shutil.copytree(extracted[0], data_dir)
+    path = data_dir / "lake" / "lessons" / f"date={SANDBOX_DAYS[0]}" / "part-0.parquet"
+    table = pq.read_table(path)
+    row = table.slice(0, 1).to_pylist()[0] | {"lesson_id": 1, "class_id": 1}  # a class the platform does not know
+    pq.write_table(pa.concat_tables([table, pa.Table.from_pylist([row], schema=table.schema)]), path)
+    res = materialize([lake_course_progress, warehouse_duckdb], raise_on_error=False,
+                      resources={"api": api_resource(sandbox), "data_dir": DataDirResource(path=str(data_dir))})
+    assert res.success
+    [md] = [ev.materialization.metadata for ev in res.get_asset_materialization_events()
+            if ev.materialization.asset_key.to_user_string() == "lake/course_progress"]
+    assert md["classes_failed"].value == [1]
+    assert (data_dir / "warehouse.duckdb").exists()

@@ -57,3 +57,31 @@ def test_daily_partitions_end_at_yesterday_in_shanghai():
     keys = daily_partitions.get_partition_keys(current_time=datetime(2026, 11, 19, 23, 59, tzinfo=TZ))
     assert keys[-1] == "2026-11-18"
     assert date.fromisoformat(keys[0]) <= date(2026, 1, 1)
+
+
+def test_publish_once_per_tick_after_every_run_succeeded():
+    from collections import namedtuple
+
+    from dagster import DagsterRunStatus, RunRequest, SkipReason
+
+    from pipeline.schedules import TICK_TAG, publish_decision
+
+    Run = namedtuple("Run", "run_id status tags")
+    run = lambda day, status: Run(day, status, {TICK_TAG: "2026-11-20", "dagster/partition": day})
+    ok, busy, bad = DagsterRunStatus.SUCCESS, DagsterRunStatus.STARTED, DagsterRunStatus.FAILURE
+    waiting = publish_decision("2026-11-20", [run("2026-11-19", ok), run("2026-11-18", busy)])
+    assert isinstance(waiting, SkipReason) and "waiting for 1" in waiting.skip_message
+    failed = publish_decision("2026-11-20", [run("2026-11-19", ok), run("2026-11-18", bad)])
+    assert isinstance(failed, SkipReason) and "2026-11-18" in failed.skip_message
+    done = publish_decision("2026-11-20", [run("2026-11-19", ok), run("2026-11-18", ok), run("2026-11-17", ok)])
+    assert isinstance(done, RunRequest) and done.run_key == "publish:2026-11-20"
+
+
+def test_schedule_runs_carry_their_tick():
+    from pipeline.definitions import defs
+    from pipeline.schedules import TICK_TAG
+
+    sched = defs.resolve_schedule_def("daily_extract_0300")
+    ctx = build_schedule_context(scheduled_execution_time=datetime(2026, 11, 20, 3, 0, tzinfo=TZ),
+                                 repository_def=defs.get_repository_def())
+    assert {r.tags[TICK_TAG] for r in sched.evaluate_tick(ctx).run_requests} == {"2026-11-20"}
