@@ -132,6 +132,9 @@ def lake_course_progress(context: AssetExecutionContext, api: LiveClassApiResour
         failed = extract.course_progress(client, class_ids)
     finally:
         client.close()
+    if failed and len(failed) == len(class_ids):  # not one class answered: the API is down, say so
+        raise Failure(description=f"API 26 failed for all {len(class_ids)} classes; the previous snapshot and "
+                                  "warehouse stay in place")
     raw_path = dirs.root / "raw" / "course_progress" / "snapshot.jsonl.gz"
     kept = []
     if failed:  # keep the previous answer of a class whose call failed this time
