@@ -36,7 +36,7 @@ from pathlib import Path
 import duckdb
 import pyarrow as pa
 
-from pipeline.schemas import COURSE_PROGRESS, DAILY_TABLES
+from pipeline.schemas import COURSE_PROGRESS, DAILY_TABLES, PRIMARY_KEYS
 from pipeline.storage import crash_point, pid_alive
 
 TIMEZONE = "Asia/Shanghai"
@@ -115,6 +115,35 @@ def _create_staging(con: duckdb.DuckDBPyConnection, files: dict[str, list[str]])
             con.register("_empty_stage", empty)
             con.execute(f"CREATE TEMP TABLE {stg} AS SELECT * FROM _empty_stage")
             con.unregister("_empty_stage")
+
+
+class LakeKeyError(RuntimeError):
+    """The lake holds the same key in two daily partitions; building would double count it."""
+
+
+def _check_keys_across_days(con: duckdb.DuckDBPyConnection) -> None:
+    """Each lake partition's keys are unique (blocking asset checks); this checks them across days.
+
+    The same lesson in two days' partitions (e.g. a lesson moved to another day after its old day
+    was extracted and before that day was extracted again) would be counted twice.  Nothing is
+    guessed: the build stops, the published warehouse stays, and the message says what to re-run.
+    """
+    rows = con.execute(
+        "SELECT lesson_id, list(DISTINCT lesson_date ORDER BY lesson_date) AS days FROM stg_lessons "
+        "GROUP BY lesson_id HAVING count(DISTINCT lesson_date) > 1 ORDER BY lesson_id LIMIT 5").fetchall()
+    if rows:
+        days = sorted({d for _, ds in rows for d in ds})
+        raise LakeKeyError(
+            "the lake has the same lesson on more than one day: "
+            + "; ".join(f"lesson {lid} on {', '.join(str(d) for d in ds)}" for lid, ds in rows)
+            + f". Re-extract those days (liveclass run --start {days[0]} --end {days[-1]}) so each lesson "
+              "is in the partition of its current scheduled day.")
+    for name in DAILY_TABLES:
+        keys = ", ".join(f'"{k}"' for k in PRIMARY_KEYS[name])
+        dup = con.execute(f"SELECT {keys}, count(*) FROM stg_{name} GROUP BY ALL HAVING count(*) > 1 LIMIT 1"
+                          ).fetchone()
+        if dup is not None:
+            raise LakeKeyError(f"lake table {name} holds key {dup[:-1]} {dup[-1]} times across its partitions")
 
 
 def _run_models(con: duckdb.DuckDBPyConnection) -> None:
@@ -234,6 +263,7 @@ def build_warehouse(
         if memory_limit:
             con.execute(f"SET memory_limit = {sql_literal(memory_limit)}")
         _create_staging(con, files)
+        _check_keys_across_days(con)
         _run_models(con)
         crash_point("warehouse.mid_build")
         _check_comments(con)

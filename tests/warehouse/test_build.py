@@ -254,3 +254,29 @@ def test_data_dictionary_is_current(built):
     )
     for t in EXPECTED_TABLES:
         assert f"### {t}" in text
+
+
+def test_a_lesson_in_two_days_partitions_stops_the_build_and_keeps_the_warehouse(tmp_path):
+    """Keys are unique per partition (asset checks); across days the build checks them itself."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from warehouse.build import LakeKeyError, build_warehouse
+
+    from .lakegen import write_lake
+
+    lake = tmp_path / "lake"
+    write_lake(lake, days=2, lessons_per_day=3, students_per_lesson=4, seed=5)
+    out = tmp_path / "warehouse.duckdb"
+    build_warehouse(lake, out)
+    before = out.read_bytes()
+    day_dirs = sorted((lake / "lessons").glob("date=*"))
+    first, second = (pq.read_table(d / "part-0.parquet") for d in day_dirs[:2])
+    moved = first.slice(0, 1).to_pylist()[0] | {"lesson_date": second["lesson_date"][0].as_py()}
+    rows = second.to_pylist() + [moved]
+    pq.write_table(pa.Table.from_pylist(rows, schema=second.schema), day_dirs[1] / "part-0.parquet")
+    with pytest.raises(LakeKeyError) as err:
+        build_warehouse(lake, out)
+    assert f"lesson {first['lesson_id'][0].as_py()} on" in str(err.value) and "liveclass run --start" in str(err.value)
+    assert out.read_bytes() == before
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]
