@@ -53,8 +53,8 @@ def run(start: date | None, end: date | None) -> None:
             click.echo(f"Feeds:     {summary.feeds}/  (manifest.json, CSV/JSON/Parquet per mart)")
         if summary.report is not None:
             click.echo(f"Report:    {summary.report}")
-        click.echo("Try:  liveclass query \"SELECT lesson_date, lessons, attendance_rate FROM mart_daily_overview "
-                   "ORDER BY lesson_date\"")
+        click.echo(f"Try:  {_self_command()} query \"SELECT lesson_date, lessons, attendance_rate "
+                   "FROM mart_daily_overview ORDER BY lesson_date\"")
     failed = [d.day for d in summary.days if not d.success]
     if failed:
         click.echo(f"liveclass: {len(failed)} day(s) failed: {', '.join(failed)}; nothing was published, so the "
@@ -132,6 +132,18 @@ def report(days: int) -> None:
     dirs, wh = _published_warehouse()
     r = build_report(wh, dirs.report, days=days)
     click.echo(f"Report: {r.path}  ({r.bytes:,} bytes, window {r.window[0]} .. {r.window[1]}, {r.seconds:.1f}s)")
+
+
+def _self_command() -> str:
+    """How the user can call us again: ``liveclass`` when it is on PATH, else the path they used."""
+    import os
+    import shutil
+
+    argv0 = sys.argv[0]
+    if os.path.basename(argv0) != "liveclass" or shutil.which("liveclass") == os.path.abspath(argv0):
+        return "liveclass"
+    rel = os.path.relpath(argv0)
+    return argv0 if rel.startswith("..") else rel
 
 
 def _render(columns: list[str], rows: list[tuple], fmt: str) -> str:
