@@ -292,9 +292,8 @@ def key_events(day: date, records: list[Mapping[str, Any]], count_records: list[
             rows.append({"lesson_date": day, "lesson_id": lid, "user_id": uid, "event_type": etype,
                          "event_time": to_time(require(item, "event_time", API28), API28, "event_time",
                                                nullable=False)})
-    expected = {(lid, uid, et): n for lid, uid, et, n in zip(*(
-        key_event_counts(day, count_records).table[c].to_pylist()
-        for c in ("lesson_id", "user_id", "event_type", "event_count")))}
+    expected = {(r["lesson_id"], r["user_id"], r["event_type"]): r["event_count"]
+                for r in key_event_counts(day, count_records).table.to_pylist()}
     got = Counter((r["lesson_id"], r["user_id"], r["event_type"]) for r in rows)
     return Normalized(_table(rows, schemas.KEY_EVENTS, ("lesson_id", "user_id", "event_type", "event_time")),
                       {"expected_counts": expected, "got_counts": dict(got)})

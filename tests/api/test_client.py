@@ -284,48 +284,39 @@ def test_map_concurrent_stops_at_first_fatal(serve):
     assert srv.hits() == n  # nothing left running
 
 
-def test_map_concurrent_workers_bound(serve):
-    active = 0
-    peak = 0
-    lock = threading.Lock()
+class PeakCounter:
+    """A function for map_concurrent that records how many calls ran at once."""
 
-    def fn(i):
-        nonlocal active, peak
-        with lock:
-            active += 1
-            peak = max(peak, active)
-        time.sleep(0.005)
-        with lock:
-            active -= 1
+    def __init__(self, sleep: float):
+        self.sleep, self.active, self.peak = sleep, 0, 0
+        self.lock = threading.Lock()
+
+    def __call__(self, i):
+        with self.lock:
+            self.active += 1
+            self.peak = max(self.peak, self.active)
+        time.sleep(self.sleep)
+        with self.lock:
+            self.active -= 1
         return i
 
+
+def test_map_concurrent_workers_bound(serve):
     srv, client = serve(concurrency=3)
+    fn = PeakCounter(0.005)
     assert client.map_concurrent(fn, range(30)) == list(range(30))
-    assert peak <= 3
-    peak = 0
+    assert fn.peak <= 3
+    fn = PeakCounter(0.005)
     client.map_concurrent(fn, range(30), workers=2)
-    assert peak <= 2
+    assert fn.peak <= 2
 
 
 def test_nested_map_concurrent_stays_bounded(serve):
-    active = 0
-    peak = 0
-    lock = threading.Lock()
-
-    def inner(i):
-        nonlocal active, peak
-        with lock:
-            active += 1
-            peak = max(peak, active)
-        time.sleep(0.002)
-        with lock:
-            active -= 1
-        return i
-
+    inner = PeakCounter(0.002)
     srv, client = serve(concurrency=3)
     out = client.map_concurrent(lambda j: client.map_concurrent(inner, range(j, j + 5)), range(8))
     assert out == [list(range(j, j + 5)) for j in range(8)]
-    assert peak <= 3
+    assert inner.peak <= 3
 
 
 # -- hook, stats ---------------------------------------------------------------------
