@@ -17,10 +17,12 @@ venv: $(BIN)/liveclass
 run: venv
 	$(BIN)/liveclass run
 
-## Run the whole test suite.
+## Run the whole test suite (lint first).
 test: venv
+	$(BIN)/ruff check .
 	$(BIN)/python -m pytest -n 2 --dist loadgroup
 
+## Run the benchmarks of BENCHMARKS.md (long; not part of the tests).
 bench: venv
 	$(BIN)/python bench/run_all.py
 

@@ -21,9 +21,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from dagster import DagsterInstance, materialize  # noqa: E402
 
 from assets.raw.store import read_raw  # noqa: E402
+from assets.resources import DataDirResource, LiveClassApiResource  # noqa: E402
 from pipeline.api import LiveClassClient  # noqa: E402
-from pipeline.definitions import DAILY_ASSETS  # noqa: E402
-from pipeline.resources import DataDirResource, LiveClassApiResource  # noqa: E402
+from pipeline.definitions import daily_assets  # noqa: E402
 from pipeline.sandbox.runner import SandboxConfig, start_sandbox_process  # noqa: E402
 
 TZ = ZoneInfo("Asia/Shanghai")
@@ -44,7 +44,7 @@ def main() -> None:
         api = LiveClassApiResource(base_url=sb.base_url, app_id=sb.app_id, secret=sb.secret,
                                    rate_limit_per_second=0.0, concurrency=args.concurrency)
         t0 = time.perf_counter()
-        res = materialize(DAILY_ASSETS, partition_key=DAY, instance=DagsterInstance.ephemeral(),
+        res = materialize(daily_assets(), partition_key=DAY, instance=DagsterInstance.ephemeral(),
                           resources={"api": api, "data_dir": DataDirResource(path=tmp)})
         wall = time.perf_counter() - t0
         assert res.success

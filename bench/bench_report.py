@@ -58,7 +58,7 @@ def main() -> None:
         print(f"lake: {a.days} days x {a.lessons} lessons/day x {a.students} students "
               f"= {stats.rows.get('attendance', 0):,} attendance rows; report window {r.window[0]} .. {r.window[1]}")
         print()
-        print("| output | size | generation time (median of %d) |" % a.repeat)
+        print(f"| output | size | generation time (median of {a.repeat}) |")
         print("|---|---:|---:|")
         print(f"| `report/index.html` | {r.bytes / 1024:,.0f} KiB | {statistics.median(rep_t):.2f} s |")
         print(f"| `feeds/` (5 marts x CSV+JSON+Parquet) | {f.bytes / 2**20:,.1f} MiB "

@@ -64,7 +64,7 @@ TAIL = """
   retry budget exhausted (fault rate 1.0, 3 attempts) the day's assets and the publish fail with
   "gave up after 3 attempts" and every previous file stays byte for byte.
 * **Crashes** (`test_crashes.py`): `LIVECLASS_CRASH_AT=<point>[@n]` makes the process SIGKILL itself the n-th
-  time it reaches a named point (`pipeline/storage.py::CRASH_POINTS`): an API answer recorded, raw pages about
+  time it reaches a named point (`pipeline/core/crash.py::CRASH_POINTS`): an API answer recorded, raw pages about
   to be written, any atomic file written but not renamed, a lake partition in place before Dagster hears of
   it, the warehouse models run, the new warehouse closed but not renamed, the warehouse replaced before the
   feeds, a feeds generation written before the link swap.  One data directory is killed at each point in turn

@@ -1,4 +1,4 @@
-"""The ``liveclass`` command line."""
+"""The ``liveclass`` command line: reads the settings once, hands them to each command."""
 
 from __future__ import annotations
 
@@ -7,16 +7,31 @@ from datetime import date
 
 import click
 
+from pipeline.core.settings import Settings, SettingsError
+from pipeline.sandbox.cli import sandbox
+
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="liveclass")
 @click.option("-v", "--verbose", count=True, help="Log API retries (-v) or every request (-vv) to stderr.")
 def main(verbose: int = 0) -> None:
-    """liveclass: reporting pipeline for the 直播云 live-classroom openAPI."""
+    """liveclass: reporting pipeline for the 直播云 live-classroom openAPI.
+
+    Settings come from LIVECLASS_* variables (see .env.example).
+    """
     import logging
 
     level = {0: logging.ERROR, 1: logging.WARNING}.get(verbose, logging.DEBUG)
     logging.basicConfig(level=level, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+
+
+def _settings() -> Settings:
+    """The settings of this invocation, or one line and exit 2."""
+    try:
+        return Settings.from_env()
+    except SettingsError as exc:
+        click.echo(f"liveclass: {exc}", err=True)
+        sys.exit(2)
 
 
 def _parse_day(ctx, param, value):
@@ -37,10 +52,11 @@ def run(start: date | None, end: date | None) -> None:
     Uses LIVECLASS_BASE_URL / LIVECLASS_APP_ID / LIVECLASS_SECRET, or the
     embedded sandbox when LIVECLASS_BASE_URL is not set.
     """
-    from pipeline.main_job import ConfigError, run_main_job
+    from pipeline.run import ConfigError, run_window
 
+    settings = _settings()
     try:
-        summary = run_main_job(start, end, echo=click.echo)
+        summary = run_window(settings, start, end, echo=click.echo)
     except ConfigError as exc:
         click.echo(f"liveclass: {exc}", err=True)
         sys.exit(2)
@@ -66,18 +82,18 @@ def run(start: date | None, end: date | None) -> None:
 @main.command()
 @click.argument("sql")
 @click.option("--format", "fmt", type=click.Choice(["table", "csv", "json"]), default="table", show_default=True)
-@click.option("--warehouse", "path", envvar="LIVECLASS_WAREHOUSE", default=None,
-              help="Warehouse file (default: $LIVECLASS_DATA_DIR/warehouse.duckdb).")
+@click.option("--warehouse", "path", default=None,
+              help="Warehouse file (default: $LIVECLASS_WAREHOUSE, else warehouse.duckdb in the data directory).")
 def query(sql: str, fmt: str, path: str | None) -> None:
     """Run read-only SQL against the published warehouse."""
-    import os
     from pathlib import Path
 
     import duckdb
 
     from warehouse.build import connect_readonly
 
-    wh = Path(path) if path else Path(os.environ.get("LIVECLASS_DATA_DIR", "data")) / "warehouse.duckdb"
+    settings = _settings()
+    wh = Path(path) if path else (settings.warehouse or settings.dirs.warehouse)
     if not wh.exists():
         click.echo(f"liveclass: no warehouse at {wh}; run `liveclass run` first.", err=True)
         sys.exit(2)
@@ -98,16 +114,11 @@ def query(sql: str, fmt: str, path: str | None) -> None:
 
 
 def _published_warehouse():
-    import os
-    from pathlib import Path
-
-    from pipeline.storage import DataDir
-
-    dirs = DataDir(os.environ.get("LIVECLASS_DATA_DIR", "data"))
+    dirs = _settings().dirs
     if not dirs.warehouse.exists():
         click.echo(f"liveclass: no warehouse at {dirs.warehouse}; run `liveclass run` first.", err=True)
         sys.exit(2)
-    return dirs, Path(dirs.warehouse)
+    return dirs, dirs.warehouse
 
 
 @main.command()
@@ -169,16 +180,7 @@ def _render(columns: list[str], rows: list[tuple], fmt: str) -> str:
     return buf.getvalue()
 
 
-def _register() -> None:
-    from pipeline.sandbox.cli import sandbox
-
-    main.add_command(sandbox)
-
-
-try:  # the sandbox command group lives with the sandbox
-    _register()
-except ImportError:  # pragma: no cover - during bootstrap only
-    pass
+main.add_command(sandbox)
 
 
 if __name__ == "__main__":

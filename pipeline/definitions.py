@@ -1,64 +1,71 @@
 """Everything Dagster loads: assets by layer, checks, jobs, schedule, sensor, resources.
 
-Connection settings come from the environment (see README and .env.example):
-``LIVECLASS_BASE_URL``, ``LIVECLASS_APP_ID``, ``LIVECLASS_SECRET`` (through
-``EnvVar``, so the UI never shows them), ``LIVECLASS_DATA_DIR`` (default
-``./data``), ``LIVECLASS_RATE_LIMIT`` (requests/s across processes, default
-20), ``LIVECLASS_CONCURRENCY`` (default 8), ``LIVECLASS_START_DATE`` (first
-partition, default 2026-01-01), ``LIVECLASS_LOOKBACK_DAYS`` (default 2).
+``build_defs(settings)`` assembles them from a :class:`~pipeline.core.settings.Settings`
+value; the module-level ``defs`` (what ``dagster dev -w workspace.yaml`` loads) is
+``build_defs(Settings.from_env())``.  The secret reaches the API resource as an
+``EnvVar`` when it came from the environment, so the UI never shows it.
 """
 
 from __future__ import annotations
 
-import os
+from datetime import date
 
-from dagster import AssetSelection, Definitions, EnvVar, define_asset_job
+from dagster import AssetsDefinition, AssetSelection, Definitions, EnvVar, define_asset_job
 
-from assets.feeds import feeds_files
-from assets.lake.assets import DAILY_LAKE_ASSETS, lake_course_progress
-from assets.raw.assets import RAW_ASSETS
-from assets.report import report_html
-from assets.warehouse import warehouse_duckdb
-from pipeline.resources import DataDirResource, LiveClassApiResource
+from assets.lake.assets import build_lake_assets, lake_course_progress
+from assets.partitions import daily_partitions
+from assets.publish.assets import feeds_files, report_html
+from assets.raw.assets import build_raw_assets, raw_course_progress
+from assets.resources import DataDirResource, LiveClassApiResource
+from assets.warehouse.assets import warehouse_duckdb
+from pipeline.core.settings import DEFAULT_START_DATE, Settings
 from pipeline.schedules import build_schedules
 
 DAILY_JOB = "daily_extract"
 PUBLISH_JOB = "publish"
 
-DAILY_ASSETS = [*RAW_ASSETS, *DAILY_LAKE_ASSETS]
-PUBLISH_ASSETS = [lake_course_progress, warehouse_duckdb, feeds_files, report_html]
-
-daily_job = define_asset_job(
-    DAILY_JOB,
-    selection=AssetSelection.assets(*DAILY_ASSETS),
-    description="Extract one day: raw API pages, then typed lake tables with their checks.",
-)
-publish_job = define_asset_job(
-    PUBLISH_JOB,
-    selection=AssetSelection.assets(*PUBLISH_ASSETS),
-    description="Course progress snapshot, then rebuild and publish the DuckDB warehouse, then the feeds and report.",
-)
+#: The publish job, in order: course progress (raw, lake), warehouse, feeds, report.
+PUBLISH_ASSETS = [raw_course_progress, lake_course_progress, warehouse_duckdb, feeds_files, report_html]
 
 
-def build_resources() -> dict:
+def daily_assets(first_day: date = DEFAULT_START_DATE) -> list[AssetsDefinition]:
+    """The daily raw and lake assets, on partitions starting at ``first_day``."""
+    partitions = daily_partitions(first_day)
+    return [*build_raw_assets(partitions), *build_lake_assets(partitions)]
+
+
+def build_resources(settings: Settings) -> dict:
+    secret = EnvVar(settings.secret_env) if settings.secret_env else (settings.secret or "")
     return {
         "api": LiveClassApiResource(
-            base_url=EnvVar("LIVECLASS_BASE_URL"),
-            app_id=EnvVar("LIVECLASS_APP_ID"),
-            secret=EnvVar("LIVECLASS_SECRET"),
-            rate_limit_per_second=float(os.environ.get("LIVECLASS_RATE_LIMIT", "20")),
-            concurrency=int(os.environ.get("LIVECLASS_CONCURRENCY", "8")),
+            base_url=settings.base_url or "",
+            app_id=settings.app_id or "",
+            secret=secret,
+            rate_limit_per_second=settings.requests_per_second,
+            concurrency=settings.concurrency,
         ),
-        "data_dir": DataDirResource(path=os.environ.get("LIVECLASS_DATA_DIR", "data")),
+        "data_dir": DataDirResource(path=str(settings.data_dir)),
     }
 
 
-schedules, sensors = build_schedules(daily_job, publish_job)
+def build_defs(settings: Settings) -> Definitions:
+    daily = daily_assets(settings.start_date)
+    daily_job = define_asset_job(
+        DAILY_JOB, selection=AssetSelection.assets(*daily),
+        description="Extract one day: raw API pages, then typed lake tables with their checks.")
+    publish_job = define_asset_job(
+        PUBLISH_JOB, selection=AssetSelection.assets(*PUBLISH_ASSETS),
+        description="Course progress snapshot, then rebuild and publish the DuckDB warehouse, then the feeds and "
+                    "report.")
+    schedules, sensors = build_schedules(daily_job, publish_job, lookback_days=settings.lookback_days,
+                                         first_day=settings.start_date)
+    return Definitions(
+        assets=[*daily, *PUBLISH_ASSETS],
+        jobs=[daily_job, publish_job],
+        schedules=schedules,
+        sensors=sensors,
+        resources=build_resources(settings),
+    )
 
-defs = Definitions(
-    assets=[*DAILY_ASSETS, *PUBLISH_ASSETS],
-    jobs=[daily_job, publish_job],
-    schedules=schedules,
-    sensors=sensors,
-    resources=build_resources(),
-)
+
+defs = build_defs(Settings.from_env())

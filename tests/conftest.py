@@ -32,7 +32,7 @@ def sandbox(sandbox_config):
 
 
 def api_resource(sb, **overrides):
-    from pipeline.resources import LiveClassApiResource
+    from assets.resources import LiveClassApiResource
 
     opts = dict(base_url=sb.base_url, app_id=sb.app_id, secret=sb.secret, rate_limit_per_second=0.0,
                 concurrency=8, read_timeout=5.0, backoff_base=0.01, backoff_max=0.2)

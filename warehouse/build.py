@@ -36,10 +36,12 @@ from pathlib import Path
 import duckdb
 import pyarrow as pa
 
-from pipeline.schemas import COURSE_PROGRESS, DAILY_TABLES, PRIMARY_KEYS
-from pipeline.storage import crash_point, pid_alive
-
-TIMEZONE = "Asia/Shanghai"
+from pipeline.core.calendar import TZ_NAME
+from pipeline.core.crash import crash_point
+from pipeline.core.files import pid_alive
+from pipeline.core.layout import lake_files as table_files
+from pipeline.core.layout import lake_snapshot_file
+from pipeline.core.schemas import COURSE_PROGRESS, DAILY_TABLES, PRIMARY_KEYS
 
 #: lake table name -> pyarrow schema, including the snapshot table.
 LAKE_TABLES: dict[str, pa.Schema] = {**DAILY_TABLES, "course_progress": COURSE_PROGRESS}
@@ -71,7 +73,7 @@ def sql_literal(value: str) -> str:
 
 
 def _set_session(con: duckdb.DuckDBPyConnection) -> None:
-    con.execute(f"SET TimeZone = {sql_literal(TIMEZONE)}")
+    con.execute(f"SET TimeZone = {sql_literal(TZ_NAME)}")
     con.execute("SET enable_progress_bar = false")
 
 
@@ -91,11 +93,8 @@ def model_files() -> list[tuple[str, str]]:
 
 def lake_files(lake_dir: str | os.PathLike) -> dict[str, list[str]]:
     """Parquet files of each lake table, sorted (daily tables by partition)."""
-    lake = Path(lake_dir)
-    out: dict[str, list[str]] = {}
-    for name in DAILY_TABLES:
-        out[name] = sorted(str(p) for p in (lake / name).glob("date=*/*.parquet"))
-    snap = lake / "course_progress" / "snapshot.parquet"
+    out = {name: [str(p) for p in table_files(Path(lake_dir), name)] for name in DAILY_TABLES}
+    snap = lake_snapshot_file(Path(lake_dir), "course_progress")
     out["course_progress"] = [str(snap)] if snap.is_file() else []
     return out
 

@@ -1,5 +1,9 @@
-"""Lake layer: typed, hive-partitioned Parquet per table and day (``lake/<table>``)."""
+"""Lake layer: typed, hive-partitioned Parquet per table and day (``lake/<table>``).
 
+Reads only raw pages (never the API).  Every table's checks run on the new table
+*before* it is written: a partition that fails them is not written at all (the
+previous one stays) and the step fails, naming the failed checks.
+"""
 
 import time
 from collections.abc import Callable
@@ -11,23 +15,29 @@ from dagster import (
     AssetCheckSpec,
     AssetExecutionContext,
     AssetKey,
+    AssetsDefinition,
+    DailyPartitionsDefinition,
     Failure,
     MaterializeResult,
     MetadataValue,
     asset,
 )
 
-from pipeline.partitions import daily_partitions
-from pipeline.resources import DataDirResource, LiveClassApiResource
-from pipeline.storage import crash_point
+from pipeline.core import schemas
+from pipeline.core.crash import crash_point
 
-from ..raw.assets import api_metadata
-from ..raw.store import Recorder, read_raw, write_raw
-from ..raw import extract
-from pipeline import schemas
-
+from ..raw.assets import COURSE_PROGRESS, raw_key
+from ..raw.store import read_raw
+from ..resources import DataDirResource
 from . import checks, normalize
-from .store import read_column, write_table
+from .store import write_table
+
+LAYER = "lake"
+
+
+def lake_key(table: str) -> AssetKey:
+    return AssetKey([LAYER, table])
+
 
 Check = tuple[str, str, Callable[[normalize.Normalized, date], checks.CheckOutcome]]
 
@@ -43,23 +53,22 @@ def _common_checks(table: str) -> list[Check]:
 
 
 def lake_asset(table: str, group: str, raw: tuple[str, ...], build: Callable[..., normalize.Normalized],
-               extra_checks: tuple[Check, ...] = (), description: str = ""):
+               partitions: DailyPartitionsDefinition, extra_checks: tuple[Check, ...] = (),
+               description: str = "") -> AssetsDefinition:
     all_checks = _common_checks(table) + list(extra_checks)
-    key = AssetKey(["lake", table])
+    key = lake_key(table)
 
     @asset(
         key=key,
         group_name=group,
         kinds={"python", "parquet"},
-        partitions_def=daily_partitions,
-        deps=[AssetKey(["raw", r]) for r in raw],
-        description=description or f"Typed lake table `{table}` (schema in pipeline/schemas.py).",
+        partitions_def=partitions,
+        deps=[raw_key(r) for r in raw],
+        description=description or f"Typed lake table `{table}` (schema in pipeline/core/schemas.py).",
         check_specs=[AssetCheckSpec(name, asset=key, description=desc, blocking=True) for name, desc, _ in all_checks],
         metadata={"columns": MetadataValue.md("\n".join(f"- `{f.name}`: {f.type}" for f in schemas.DAILY_TABLES[table]))},
     )
     def _lake(context: AssetExecutionContext, data_dir: DataDirResource):
-        """Checks run on the new table before it is written: a partition that fails them is not
-        written at all (the previous one stays) and the step fails, naming the failed checks."""
         day_s = context.partition_key
         day = date.fromisoformat(day_s)
         dirs = data_dir.dirs
@@ -89,65 +98,50 @@ def lake_asset(table: str, group: str, raw: tuple[str, ...], build: Callable[...
     return _lake
 
 
-lake_lessons = lake_asset(
-    "lessons", "lessons", ("lessons",), normalize.lessons,
-    (("lessons_have_details", "Every lesson in API 17's window has API 19 details.",
-      lambda n, d: checks.lessons_have_details(n)),
-     ("lessons_scheduled_on_day", "Every lesson's scheduled start falls on the partition's day.",
-      lambda n, d: checks.scheduled_on_day(n, d))))
-lake_attendance = lake_asset(
-    "attendance", "attendance", ("attendance",), normalize.attendance,
-    (("attendance_rows_match_api_count", "Rows per lesson equal API 23's reported count.",
-      lambda n, d: checks.attendance_matches_count(n)),))
-lake_teacher_inout = lake_asset("teacher_inout", "teachers", ("teacher_inout",), normalize.teacher_inout)
-lake_awards = lake_asset("awards", "engagement", ("awards",), normalize.awards)
-lake_key_event_counts = lake_asset("key_event_counts", "engagement", ("key_event_counts",), normalize.key_event_counts)
-lake_key_events = lake_asset(
-    "key_events", "engagement", ("key_event_times", "key_event_counts"), normalize.key_events,
-    (("key_event_times_match_counts", "Event times per (lesson, user, type) equal API 27's count.",
-      lambda n, d: checks.event_times_match_counts(n)),))
-lake_help_requests = lake_asset("help_requests", "support", ("help_requests",), normalize.help_requests)
-
-DAILY_LAKE_ASSETS = [lake_lessons, lake_attendance, lake_teacher_inout, lake_awards, lake_key_event_counts,
-                     lake_key_events, lake_help_requests]
+def build_lake_assets(partitions: DailyPartitionsDefinition) -> list[AssetsDefinition]:
+    """The daily lake tables, one asset each, with their blocking checks."""
+    p = partitions
+    return [
+        lake_asset("lessons", "lessons", ("lessons",), normalize.lessons, p, (
+            ("lessons_have_details", "Every lesson in API 17's window has API 19 details.",
+             lambda n, d: checks.lessons_have_details(n)),
+            ("lessons_scheduled_on_day", "Every lesson's scheduled start falls on the partition's day.",
+             lambda n, d: checks.scheduled_on_day(n, d)))),
+        lake_asset("attendance", "attendance", ("attendance",), normalize.attendance, p, (
+            ("attendance_rows_match_api_count", "Rows per lesson equal API 23's reported count.",
+             lambda n, d: checks.attendance_matches_count(n)),)),
+        lake_asset("teacher_inout", "teachers", ("teacher_inout",), normalize.teacher_inout, p),
+        lake_asset("awards", "engagement", ("awards",), normalize.awards, p),
+        lake_asset("key_event_counts", "engagement", ("key_event_counts",), normalize.key_event_counts, p),
+        lake_asset("key_events", "engagement", ("key_event_times", "key_event_counts"), normalize.key_events, p, (
+            ("key_event_times_match_counts", "Event times per (lesson, user, type) equal API 27's count.",
+             lambda n, d: checks.event_times_match_counts(n)),)),
+        lake_asset("help_requests", "support", ("help_requests",), normalize.help_requests, p),
+    ]
 
 
 @asset(
-    key=["lake", "course_progress"],
+    key=lake_key(COURSE_PROGRESS),
     group_name="courses",
     kinds={"python", "parquet"},
-    deps=[AssetKey(["lake", "lessons"])],
-    description="API 26: current progress of every class seen in the lake (a snapshot, not daily).",
-    check_specs=[AssetCheckSpec("course_progress_unique_keys", asset=AssetKey(["lake", "course_progress"]),
+    deps=[raw_key(COURSE_PROGRESS)],
+    description="API 26 progress per class (a snapshot, not daily), from raw/course_progress.",
+    check_specs=[AssetCheckSpec("course_progress_unique_keys", asset=lake_key(COURSE_PROGRESS),
                                 blocking=True, description="One row per class.")],
 )
-def lake_course_progress(context: AssetExecutionContext, api: LiveClassApiResource,
-                         data_dir: DataDirResource) -> MaterializeResult:
+def lake_course_progress(context: AssetExecutionContext, data_dir: DataDirResource) -> MaterializeResult:
     dirs = data_dir.dirs
-    class_ids = sorted({c for c in read_column(dirs.lake_dir(), "lessons", "class_id") if c is not None})
-    recorder = Recorder()
-    client = api.get_client(on_response=recorder, rate_limit_file=str(dirs.rate_limit_file))
     t0 = time.monotonic()
-    try:
-        failed = extract.course_progress(client, class_ids)
-    finally:
-        client.close()
-    if failed and len(failed) == len(class_ids):  # not one class answered: the API is down, say so
-        raise Failure(description=f"API 26 failed for all {len(class_ids)} classes; the previous snapshot and "
-                                  "warehouse stay in place")
-    raw_path = dirs.root / "raw" / "course_progress" / "snapshot.jsonl.gz"
-    kept = []
-    if failed:  # keep the previous answer of a class whose call failed this time
-        previous = {r["params"].get("classroomId"): r for r in (read_raw(raw_path) if raw_path.exists() else [])}
-        kept = [previous[c] for c in failed if c in previous]
-        context.log.warning(f"API 26 failed for {len(failed)} class(es) {failed[:10]}; "
-                            f"kept the previous snapshot of {len(kept)} of them")
-    write_raw(raw_path, recorder.records + kept)
-    norm = normalize.course_progress(recorder.records + kept)
-    write_table(norm.table, dirs.lake_snapshot("course_progress"))
-    passed, meta = checks.unique_keys(norm.table, schemas.PRIMARY_KEYS["course_progress"])
-    md = api_metadata(client.stats.snapshot(), time.monotonic() - t0)
-    md["rows"] = MetadataValue.int(norm.table.num_rows)
-    md["classes_failed"] = MetadataValue.json(failed)
-    return MaterializeResult(metadata=md, check_results=[AssetCheckResult(
-        check_name="course_progress_unique_keys", passed=passed, metadata={"duplicates": meta["duplicates"]})])
+    norm = normalize.course_progress(read_raw(dirs.raw_snapshot(COURSE_PROGRESS)))
+    passed, meta = checks.unique_keys(norm.table, schemas.PRIMARY_KEYS[COURSE_PROGRESS])
+    check = AssetCheckResult(check_name="course_progress_unique_keys", passed=passed,
+                             metadata={"duplicates": meta["duplicates"]})
+    if not passed:
+        yield check
+        raise Failure(description=f"lake/course_progress not written (the previous snapshot stays): {meta}")
+    path = dirs.lake_snapshot(COURSE_PROGRESS)
+    write_table(norm.table, path)
+    yield MaterializeResult(metadata={"rows": MetadataValue.int(norm.table.num_rows),
+                                      "path": MetadataValue.path(str(path)),
+                                      "duration_s": MetadataValue.float(round(time.monotonic() - t0, 3))},
+                            check_results=[check])

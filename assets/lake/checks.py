@@ -7,7 +7,9 @@ from datetime import date, datetime, timedelta
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from .normalize import TZ, Normalized
+from pipeline.core.calendar import TZ
+
+from .normalize import Normalized
 
 CheckOutcome = tuple[bool, dict]
 

@@ -16,42 +16,29 @@ nothing is silently dropped or guessed.
 
 from __future__ import annotations
 
-import re
 from collections import Counter
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import date
 from typing import Any
-from zoneinfo import ZoneInfo
 
 import pyarrow as pa
 
-from pipeline import schemas
+from pipeline.api.catalog import path_of
+from pipeline.core import schemas
+from pipeline.core.coerce import DataDriftError, req_int, require, to_int, to_str, to_time
 
-TZ = ZoneInfo(schemas.TZ)
-
-API16 = "/lesson/get_help_info"
-API17 = "/lesson/get_class_info"
-API18 = "/lesson/get_lesson_status"
-API19 = "/lesson/info"
-API23 = "/lesson/io/info"
-API25 = "/lesson/student/award"
-API26 = "/lesson/finish"
-API27 = "/lessonData/query"
-API28 = "/lessonData/user/query"
-API30 = "/lesson/getClassInfo"
-API34 = "/v2/data/teacher/inout"
-
-
-class DataDriftError(ValueError):
-    """The platform sent something that would change the numbers if we guessed."""
-
-    def __init__(self, endpoint: str, field_name: str, value: Any, expected: str):
-        self.endpoint, self.field, self.value = endpoint, field_name, value
-        shown = repr(value)
-        if len(shown) > 80:
-            shown = shown[:77] + "..."
-        super().__init__(f"{endpoint} field {field_name!r}: expected {expected}, got {shown}")
+API16 = path_of("16")
+API17 = path_of("17")
+API18 = path_of("18")
+API19 = path_of("19")
+API23 = path_of("23")
+API25 = path_of("25")
+API26 = path_of("26")
+API27 = path_of("27")
+API28 = path_of("28")
+API30 = path_of("30")
+API34 = path_of("34")
 
 
 @dataclass
@@ -60,63 +47,6 @@ class Normalized:
 
     table: pa.Table
     facts: dict[str, Any] = field(default_factory=dict)
-
-
-_INT_RE = re.compile(r"^\s*-?\d+\s*$")
-
-
-def to_int(value: Any, endpoint: str, name: str, *, nullable: bool = False) -> int | None:
-    if value is None or value == "":
-        if nullable:
-            return None
-        raise DataDriftError(endpoint, name, value, "an integer")
-    if isinstance(value, bool):
-        raise DataDriftError(endpoint, name, value, "an integer")
-    if isinstance(value, int):
-        return value
-    if isinstance(value, str) and _INT_RE.match(value):
-        return int(value)
-    if isinstance(value, float) and value.is_integer():
-        return int(value)
-    raise DataDriftError(endpoint, name, value, "an integer")
-
-
-def to_str(value: Any, endpoint: str, name: str) -> str | None:
-    if value is None:
-        return None
-    if isinstance(value, (str, int)) and not isinstance(value, bool):
-        return str(value)
-    raise DataDriftError(endpoint, name, value, "a string")
-
-
-_TIME_FORMATS = ("%Y-%m-%d %H:%M:%S", "%Y-%m-%d %H:%M")
-
-
-def to_time(value: Any, endpoint: str, name: str, *, nullable: bool = True) -> datetime | None:
-    if value is None or value == "":
-        if nullable:
-            return None
-        raise DataDriftError(endpoint, name, value, "a time YYYY-MM-DD HH:MM:SS")
-    if isinstance(value, str):
-        for fmt in _TIME_FORMATS:
-            try:
-                return datetime.strptime(value.strip(), fmt).replace(tzinfo=TZ)
-            except ValueError:
-                continue
-    raise DataDriftError(endpoint, name, value, "a time YYYY-MM-DD HH:MM:SS")
-
-
-def require(item: Mapping[str, Any], key: str, endpoint: str) -> Any:
-    if not isinstance(item, Mapping):
-        raise DataDriftError(endpoint, key, item, "an object")
-    if key not in item:
-        raise DataDriftError(endpoint, key, "<missing>", "a value")
-    return item[key]
-
-
-def req_int(item: Mapping[str, Any], key: str, endpoint: str) -> int:
-    """A required integer field of an API item."""
-    return to_int(require(item, key, endpoint), endpoint, key)
 
 
 #: API 23 and API 34 report attendance with the same fields: lake column -> API field.
@@ -275,12 +205,6 @@ def key_event_counts(day: date, records: list[Mapping[str, Any]]) -> Normalized:
                 rows.append({"lesson_date": day, "lesson_id": lid, "user_id": to_int(uid, API27, "data key"),
                              "event_type": etype, "event_count": count})
     return Normalized(_table(rows, schemas.KEY_EVENT_COUNTS, ("lesson_id", "user_id", "event_type")))
-
-
-def positive_event_triples(records: Iterable[Mapping[str, Any]]) -> list[tuple[int, int, str]]:
-    """(lesson, user, type) with an API 27 count above zero: the only API 28 calls worth making."""
-    table = key_event_counts(date(2000, 1, 1), list(records)).table
-    return list(zip(table["lesson_id"].to_pylist(), table["user_id"].to_pylist(), table["event_type"].to_pylist()))
 
 
 def key_events(day: date, records: list[Mapping[str, Any]], count_records: list[Mapping[str, Any]]) -> Normalized:

@@ -45,13 +45,15 @@ import time
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
-from zoneinfo import ZoneInfo
 
 import pyarrow as pa
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
-from pipeline.storage import TMP_PREFIX, crash_point, file_lock, fsync_dir
+from pipeline.core.calendar import TZ
+from pipeline.core.crash import crash_point
+from pipeline.core.files import TMP_PREFIX, file_lock, fsync_dir
+from pipeline.core.layout import FEEDS_GENERATIONS, DataDir
 from warehouse.build import MART_KEYS, connect_readonly
 
 #: Bump when a feed's columns, types or file formats change incompatibly.
@@ -61,8 +63,6 @@ FEEDS_SCHEMA_VERSION = 1
 FEED_ORDER: dict[str, str] = MART_KEYS
 FORMATS = ("csv", "json", "parquet")
 MANIFEST = "manifest.json"
-GENERATIONS_DIR = ".feeds-generations"
-LOCK_FILE = ".feeds.lock"
 #: Superseded generations kept for readers that resolved the link just before a swap.
 KEEP_PREVIOUS = 2
 
@@ -70,7 +70,6 @@ UTF8_BOM = b"\xef\xbb\xbf"
 #: A mainland mobile number: 11 digits 1[3-9]xxxxxxxxx, not part of a longer number or a decimal.
 MOBILE_RE = re.compile(r"(?<![\d.])1[3-9]\d{9}(?!\d)")
 _PERSONAL_COLUMN_RE = re.compile(r"mobile|phone|tel|手机|电话", re.IGNORECASE)
-TZ = ZoneInfo("Asia/Shanghai")
 
 
 class PersonalDataError(RuntimeError):
@@ -236,7 +235,7 @@ def _swap_link(link: Path, target_rel: str) -> None:
     try:
         if link.exists() and not link.is_symlink():
             # A plain directory from an older layout: move it aside once (the only non-atomic step).
-            legacy = link.parent / GENERATIONS_DIR / f"00000000-legacy-{uuid.uuid4().hex[:8]}"
+            legacy = link.parent / FEEDS_GENERATIONS / f"00000000-legacy-{uuid.uuid4().hex[:8]}"
             os.replace(link, legacy)
         os.replace(tmp, link)
     except BaseException:
@@ -260,13 +259,13 @@ def write_feeds(warehouse: str | os.PathLike, data_root: str | os.PathLike, *,
                 keep_previous: int = KEEP_PREVIOUS) -> FeedsResult:
     """Publish a new feeds generation built from ``warehouse`` as ``<data_root>/feeds``."""
     t0 = time.perf_counter()
-    root = Path(data_root).resolve()
+    dirs = DataDir(data_root)
     warehouse = Path(warehouse)
     if not warehouse.is_file():
         raise FileNotFoundError(f"no warehouse at {warehouse}; build it first (liveclass run)")
-    gens = root / GENERATIONS_DIR
+    gens = dirs.feeds_generations
     gens.mkdir(parents=True, exist_ok=True)
-    with file_lock(root / LOCK_FILE):
+    with file_lock(dirs.feeds_lock):
         gen = _new_generation()
         staging = gens / f".{gen}.staging"
         staging.mkdir()
@@ -278,10 +277,10 @@ def write_feeds(warehouse: str | os.PathLike, data_root: str | os.PathLike, *,
             shutil.rmtree(staging, ignore_errors=True)
             raise
         crash_point("feeds.before_swap")
-        _swap_link(root / "feeds", f"{GENERATIONS_DIR}/{gen}")
+        _swap_link(dirs.feeds, f"{FEEDS_GENERATIONS}/{gen}")
         _prune(gens, gen, keep_previous)
     total = sum(f["bytes"] for feed in manifest["feeds"].values() for f in feed["files"].values())
-    return FeedsResult(path=root / "feeds", generation=gen,
+    return FeedsResult(path=dirs.feeds, generation=gen,
                        rows={m: f["rows"] for m, f in manifest["feeds"].items()},
                        bytes=total, seconds=time.perf_counter() - t0, manifest=manifest)
 

@@ -26,12 +26,11 @@ import time
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
-from zoneinfo import ZoneInfo
 
-from pipeline.storage import atomic_path
+from pipeline.core.calendar import TZ
+from pipeline.core.files import atomic_path
 from warehouse.build import connect_readonly
 
-TZ = ZoneInfo("Asia/Shanghai")
 #: Days in the report window, ending at the newest lesson_date in the warehouse.
 DEFAULT_DAYS = 30
 #: Caps that keep the page small.

@@ -1,24 +1,38 @@
-"""Raw layer: the exact API answers per endpoint group and day (``raw/<name>``)."""
+"""Raw layer: the exact API answers per endpoint group and day (``raw/<group>``).
 
+The only layer that calls the API.  Each asset records every successful answer
+(with the parameters that were signed, never the secret or the signMsg) as one
+gzip JSON-lines file; what the next step asks for is read back from those pages
+(:mod:`.fanout`), so a payload problem is found by the lake with the pages on disk.
+"""
 
 import time
 from collections.abc import Callable
 from datetime import date
 
-from dagster import AssetExecutionContext, AssetKey, MaterializeResult, MetadataValue, asset
+from dagster import (
+    AssetExecutionContext,
+    AssetKey,
+    AssetsDefinition,
+    DailyPartitionsDefinition,
+    Failure,
+    MaterializeResult,
+    MetadataValue,
+    asset,
+)
 
-from pipeline.partitions import daily_partitions
-from pipeline.resources import DataDirResource, LiveClassApiResource
-from pipeline.storage import DataDir, crash_point
+from pipeline.core.crash import crash_point
+from pipeline.core.layout import DataDir
 
-from ..lake import normalize
-from . import extract
+from ..resources import DataDirResource, LiveClassApiResource
+from . import extract, fanout
 from .store import Recorder, read_raw, write_raw
 
+LAYER = "raw"
 
-def window_lesson_ids(dirs: DataDir, day: str) -> list[int]:
-    """Lesson ids of the day's API 17 window, from the raw lessons pages."""
-    return sorted(normalize.api17_lessons(read_raw(dirs.raw_file("lessons", day))))
+
+def raw_key(group: str) -> AssetKey:
+    return AssetKey([LAYER, group])
 
 
 def api_metadata(stats: dict, seconds: float) -> dict:
@@ -36,13 +50,14 @@ def api_metadata(stats: dict, seconds: float) -> dict:
 Extractor = Callable[[object, date, DataDir, str], "list[dict] | None"]
 
 
-def raw_asset(name: str, group: str, description: str, run: Extractor, deps: tuple[str, ...] = ()):
+def raw_asset(group: str, domain: str, description: str, run: Extractor, partitions: DailyPartitionsDefinition,
+              deps: tuple[str, ...] = ()) -> AssetsDefinition:
     @asset(
-        key=["raw", name],
-        group_name=group,
+        key=raw_key(group),
+        group_name=domain,
         kinds={"python", "json"},
-        partitions_def=daily_partitions,
-        deps=[AssetKey(["raw", d]) for d in deps],
+        partitions_def=partitions,
+        deps=[raw_key(d) for d in deps],
         description=description,
     )
     def _raw(context: AssetExecutionContext, api: LiveClassApiResource, data_dir: DataDirResource) -> MaterializeResult:
@@ -55,48 +70,96 @@ def raw_asset(name: str, group: str, description: str, run: Extractor, deps: tup
             reused = run(client, date.fromisoformat(day), dirs, day) or []
         finally:
             client.close()
-        path = dirs.raw_file(name, day)
+        path = dirs.raw_file(group, day)
         crash_point("raw.before_write")
         pages = write_raw(path, recorder.records + reused)
         meta = api_metadata(client.stats.snapshot(), time.monotonic() - t0)
         meta["pages"] = MetadataValue.int(pages)
         meta["reused_pages"] = MetadataValue.int(len(reused))
         meta["path"] = MetadataValue.path(str(path))
-        context.log.info(f"raw/{name} {day}: {pages} pages, {meta['api_calls'].value} API calls")
+        context.log.info(f"raw/{group} {day}: {pages} pages, {meta['api_calls'].value} API calls")
         return MaterializeResult(metadata=meta)
 
     return _raw
 
 
+def _pages(dirs: DataDir, group: str, day: str) -> list[dict]:
+    return read_raw(dirs.raw_file(group, day))
+
+
 def _previous_classes(dirs: DataDir, day: str) -> dict[int, dict]:
     path = dirs.raw_file("lessons", day)
-    return extract.known_lesson_classes(read_raw(path)) if path.exists() else {}
+    return fanout.known_lesson_classes(read_raw(path)) if path.exists() else {}
 
 
-raw_lessons = raw_asset(
-    "lessons", "lessons", "API 17 (the day's lessons) + API 19 details + API 18 status/replay + API 30 class.",
-    lambda c, d, dirs, day: extract.lessons(c, d, _previous_classes(dirs, day)))
-raw_attendance = raw_asset(
-    "attendance", "attendance", "API 23: every page of every lesson's attendance.",
-    lambda c, d, dirs, day: extract.attendance(c, window_lesson_ids(dirs, day)), deps=("lessons",))
-raw_teacher_inout = raw_asset(
-    "teacher_inout", "teachers", "API 34: the teacher's in/out per lesson.",
-    lambda c, d, dirs, day: extract.teacher_inout(c, window_lesson_ids(dirs, day)), deps=("lessons",))
-raw_awards = raw_asset(
-    "awards", "engagement", "API 25: star awards, lesson ids batched by 100.",
-    lambda c, d, dirs, day: extract.awards(c, window_lesson_ids(dirs, day)), deps=("lessons",))
-raw_key_event_counts = raw_asset(
-    "key_event_counts", "engagement", "API 27: per-student counts of the six key events per lesson.",
-    lambda c, d, dirs, day: extract.key_event_counts(c, window_lesson_ids(dirs, day)), deps=("lessons",))
-raw_key_event_times = raw_asset(
-    "key_event_times", "engagement",
-    "API 28: event times, only for (lesson, user, type) whose API 27 count is above zero.",
-    lambda c, d, dirs, day: extract.key_event_times(
-        c, normalize.positive_event_triples(read_raw(dirs.raw_file("key_event_counts", day)))),
-    deps=("key_event_counts",))
-raw_help_requests = raw_asset(
-    "help_requests", "support", "API 16: help requests raised during the day.",
-    lambda c, d, dirs, day: extract.help_requests(c, d))
+def _window(dirs: DataDir, day: str) -> list[int]:
+    return fanout.window_lesson_ids(_pages(dirs, "lessons", day))
 
-RAW_ASSETS = [raw_lessons, raw_attendance, raw_teacher_inout, raw_awards, raw_key_event_counts,
-              raw_key_event_times, raw_help_requests]
+
+def build_raw_assets(partitions: DailyPartitionsDefinition) -> list[AssetsDefinition]:
+    """The daily raw assets, in the order a day is extracted."""
+    p = partitions
+    return [
+        raw_asset("lessons", "lessons",
+                  "API 17 (the day's lessons) + API 19 details + API 18 status/replay + API 30 class.",
+                  lambda c, d, dirs, day: extract.lessons(c, d, _previous_classes(dirs, day)), p),
+        raw_asset("attendance", "attendance", "API 23: every page of every lesson's attendance.",
+                  lambda c, d, dirs, day: extract.attendance(c, _window(dirs, day)), p, deps=("lessons",)),
+        raw_asset("teacher_inout", "teachers", "API 34: the teacher's in/out per lesson.",
+                  lambda c, d, dirs, day: extract.teacher_inout(c, _window(dirs, day)), p, deps=("lessons",)),
+        raw_asset("awards", "engagement", "API 25: star awards, lesson ids batched by 100.",
+                  lambda c, d, dirs, day: extract.awards(c, _window(dirs, day)), p, deps=("lessons",)),
+        raw_asset("key_event_counts", "engagement", "API 27: per-student counts of the six key events per lesson.",
+                  lambda c, d, dirs, day: extract.key_event_counts(c, _window(dirs, day)), p, deps=("lessons",)),
+        raw_asset("key_event_times", "engagement",
+                  "API 28: event times, only for (lesson, user, type) whose API 27 count is above zero.",
+                  lambda c, d, dirs, day: extract.key_event_times(
+                      c, fanout.positive_event_triples(_pages(dirs, "key_event_counts", day))),
+                  p, deps=("key_event_counts",)),
+        raw_asset("help_requests", "support", "API 16: help requests raised during the day.",
+                  lambda c, d, dirs, day: extract.help_requests(c, d), p),
+    ]
+
+
+COURSE_PROGRESS = "course_progress"
+
+
+@asset(
+    key=raw_key(COURSE_PROGRESS),
+    group_name="courses",
+    kinds={"python", "json"},
+    deps=[raw_key("lessons")],
+    description="API 26: current progress of every class seen in the raw lessons pages (a snapshot, not daily). "
+                "A class whose call fails keeps its previous answer; metadata `classes_kept` lists them.",
+)
+def raw_course_progress(context: AssetExecutionContext, api: LiveClassApiResource,
+                        data_dir: DataDirResource) -> MaterializeResult:
+    dirs = data_dir.dirs
+    seen: set[int] = set()
+    for path in dirs.raw_files("lessons"):
+        seen |= fanout.class_ids(read_raw(path))
+    class_ids = sorted(seen)
+    recorder = Recorder()
+    client = api.get_client(on_response=recorder, rate_limit_file=str(dirs.rate_limit_file))
+    t0 = time.monotonic()
+    try:
+        failed = extract.course_progress(client, class_ids)
+    finally:
+        client.close()
+    if failed and len(failed) == len(class_ids):  # not one class answered: the API is down, say so
+        raise Failure(description=f"API 26 failed for all {len(class_ids)} classes; the previous snapshot and "
+                                  "warehouse stay in place")
+    path = dirs.raw_snapshot(COURSE_PROGRESS)
+    kept: list[dict] = []
+    if failed:  # keep the previous answer of a class whose call failed this time
+        previous = {r["params"].get("classroomId"): r for r in (read_raw(path) if path.exists() else [])}
+        kept = [previous[c] for c in failed if c in previous]
+        context.log.warning(f"API 26 failed for {len(failed)} class(es) {failed[:10]}; "
+                            f"kept the previous snapshot of {len(kept)} of them")
+    pages = write_raw(path, recorder.records + kept)
+    meta = api_metadata(client.stats.snapshot(), time.monotonic() - t0)
+    meta["pages"] = MetadataValue.int(pages)
+    meta["path"] = MetadataValue.path(str(path))
+    meta["classes_failed"] = MetadataValue.json(failed)
+    meta["classes_kept"] = MetadataValue.json(sorted(r["params"].get("classroomId") for r in kept))
+    return MaterializeResult(metadata=meta)

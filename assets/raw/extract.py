@@ -14,10 +14,10 @@ from collections.abc import Iterable
 from datetime import date
 
 from pipeline.api import LiveClassClient, ParameterError, RetriesExhausted, TransientError
-from pipeline.partitions import day_window
+from pipeline.api.catalog import EVENT_TYPES
+from pipeline.core.calendar import day_window
 
-from ..lake import normalize
-from pipeline.schemas import EVENT_TYPES
+from . import fanout
 
 
 def lessons(client: LiveClassClient, day: date, known_classes: dict[int, dict] | None = None) -> list[dict]:
@@ -30,19 +30,13 @@ def lessons(client: LiveClassClient, day: date, known_classes: dict[int, dict] |
     """
     start, end = day_window(day)
     items = client.get_class_info(start, end)  # API 17: the day's window
-    ids = sorted({normalize.to_int(i.get("lesson_id"), normalize.API17, "lesson_id") for i in items})
+    ids = fanout.lesson_ids(items)
     known = known_classes or {}
     if ids:
         client.get_lesson_info(ids)  # API 19, batches of 100
         client.get_lesson_status(ids)  # API 18, batches of 100
         client.map_concurrent(client.get_lesson_class, [i for i in ids if i not in known])  # API 30
     return [known[i] for i in ids if i in known]
-
-
-def known_lesson_classes(records: Iterable[dict]) -> dict[int, dict]:
-    """Lesson id -> the API 30 record of an earlier extraction."""
-    return {normalize.to_int(r["params"].get("lessonId"), normalize.API30, "lessonId"): r
-            for r in records if r["path"] == normalize.API30}
 
 
 def attendance(client: LiveClassClient, lesson_ids: list[int]) -> None:

@@ -16,7 +16,8 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-from pipeline.storage import atomic_write_bytes, crash_point
+from pipeline.core.crash import crash_point
+from pipeline.core.files import atomic_write_bytes
 
 
 class Recorder:

@@ -14,20 +14,30 @@ from pathlib import Path
 
 import click
 
-from .runner import DEFAULT_APP_ID, DEFAULT_SECRET, SandboxConfig
+from pipeline.core.calendar import TZ, TZ_NAME
+
+from .config import DEFAULT_APP_ID, DEFAULT_SECRET, INACTIVE_APP_ID, SandboxConfig
+from .drift import normalize_mode
+from .faults import parse_fault_kinds
+from .runner import serve_forever
 
 
 def _parse_now(value: str | None) -> datetime | None:
     if value is None or value == "":
         return None
-    from .school import TZ
-
     for fmt in ("%Y-%m-%d %H:%M:%S", "%Y-%m-%d %H:%M", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%dT%H:%M", "%Y-%m-%d"):
         try:
             return datetime.strptime(value, fmt).replace(tzinfo=TZ)
         except ValueError:
             continue
     raise click.BadParameter(f"{value!r} is not 'YYYY-mm-dd HH:ii[:ss]'", param_hint="--now")
+
+
+def _parse_kinds(ctx: click.Context, param: click.Parameter, value: str | None) -> tuple[str, ...]:
+    try:
+        return parse_fault_kinds(value)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc)) from None
 
 
 def _serve_options(fn):
@@ -42,14 +52,22 @@ def _serve_options(fn):
         click.option("--latency-ms", default=0.0, show_default=True, type=click.FloatRange(0),
                      help="Added latency per request (+-50% jitter)."),
         click.option("--fault-rate", default=0.0, show_default=True, type=click.FloatRange(0, 1),
-                     help="Share of requests that fail (HTTP 5xx/429, 50000, slow, reset, truncated)."),
+                     help="Share of requests that fail (HTTP 5xx/429, 50000, slow, reset, truncated; "
+                     "see --fault-kinds)."),
+        click.option("--fault-kinds", default="", metavar="KIND[,KIND...]", callback=_parse_kinds,
+                     help="The fault mix (default: the 8 kinds of --fault-rate). Opt-in kinds that answer "
+                     "wrongly: swap (another request's answer), nodata, implausible, oversized (over 20 MB); "
+                     "'default' and 'all' expand, e.g. --fault-kinds default,swap."),
         click.option("--slow-seconds", default=35.0, show_default=True, type=click.FloatRange(0),
                      help="Delay of the 'slow' fault."),
         click.option("--retry-after", default=1, show_default=True, type=click.IntRange(0),
                      help="Retry-After seconds of the HTTP 429 fault."),
+        click.option("--header-timeout", default=10.0, show_default=True, type=click.FloatRange(0),
+                     help="Seconds a client has to send a request's headers before the connection is closed "
+                     "(0: no limit)."),
         click.option("--convert-seconds", default=3.0, show_default=True, type=click.FloatRange(0),
                      help="Courseware conversion time (API 6/7)."),
-        click.option("--now", "now", default=None, help="Simulated clock 'YYYY-mm-dd HH:ii[:ss]' (Asia/Shanghai); "
+        click.option("--now", "now", default=None, help=f"Simulated clock 'YYYY-mm-dd HH:ii[:ss]' ({TZ_NAME}); "
                      "default: the wall clock."),
         click.option("--drift", type=click.Choice(["off", "harmless", "harmful"]), default="off", is_flag=False,
                      flag_value="harmless", show_default=True,
@@ -68,13 +86,12 @@ def _config(kw: dict) -> SandboxConfig:
         host=kw["host"], port=kw["port"], seed=kw["seed"], app_id=kw["app_id"], secret=kw["secret"],
         lessons_per_day=kw["lessons_per_day"], latency_ms=kw["latency_ms"], fault_rate=kw["fault_rate"],
         slow_seconds=kw["slow_seconds"], retry_after=kw["retry_after"], now=_parse_now(kw["now"]),
-        drift=kw["drift"], convert_seconds=kw["convert_seconds"], log_level=kw["log_level"],
+        drift=normalize_mode(kw["drift"]) or False, convert_seconds=kw["convert_seconds"], log_level=kw["log_level"],
+        fault_kinds=kw["fault_kinds"], header_timeout=kw["header_timeout"],
     )
 
 
 def _serve(config: SandboxConfig) -> None:
-    from .runner import INACTIVE_APP_ID, serve_forever
-
     def ready(base_url: str) -> None:
         clock = config.now.strftime("%Y-%m-%d %H:%M:%S") if config.now else "wall clock"
         click.echo(f"liveclass sandbox (seed {config.seed}, {config.lessons_per_day} lessons/day, now: {clock})")
@@ -84,6 +101,8 @@ def _serve(config: SandboxConfig) -> None:
         click.echo(f"(sandbox-only credentials; {INACTIVE_APP_ID} is a built-in inactive application)")
         if config.fault_rate or config.latency_ms:
             click.echo(f"faults: rate {config.fault_rate}, latency {config.latency_ms} ms, slow {config.slow_seconds} s")
+        if config.fault_kinds:
+            click.echo(f"fault kinds: {', '.join(config.fault_kinds)}")
         sys.stdout.flush()
 
     serve_forever(config, on_ready=ready)

@@ -27,6 +27,8 @@ import zlib
 from collections.abc import Callable
 from typing import Any
 
+from pipeline.api.catalog import path_of
+
 MODES = ("harmless", "harmful")
 
 EXTRA_ENVELOPE = {"request_id": "drift-0000", "server_version": "7.4.33"}
@@ -212,17 +214,19 @@ def _api34(d: Drift, body: dict) -> None:
         d._note("teacher_id:missing")
 
 
-_ENDPOINTS: dict[str, Callable[[Drift, dict], None]] = {
-    "/lesson/get_help_info": _api16,
-    "/lesson/get_class_info": _api17,
-    "/lesson/get_lesson_status": _api18,
-    "/lesson/info": _api19,
-    "/user/id": _api20,
-    "/lesson/io/info": _api23,
-    "/lesson/student/award": _api25,
-    "/lesson/finish": _api26,
-    "/lessonData/query": _api27,
-    "/lessonData/user/query": _api28,
-    "/lesson/getClassInfo": _api30,
-    "/v2/data/teacher/inout": _api34,
+_BY_API: dict[str, Callable[[Drift, dict], None]] = {
+    "16": _api16,
+    "17": _api17,
+    "18": _api18,
+    "19": _api19,
+    "20": _api20,
+    "23": _api23,
+    "25": _api25,
+    "26": _api26,
+    "27": _api27,
+    "28": _api28,
+    "30": _api30,
+    "34": _api34,
 }
+#: path -> reshaping of its answer (paths from the catalog).
+_ENDPOINTS: dict[str, Callable[[Drift, dict], None]] = {path_of(api): fn for api, fn in _BY_API.items()}

@@ -32,8 +32,11 @@ from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from datetime import date, datetime
 
-from .handlers import Reject
-from .school import API_LESSON_ID_BASE, TZ, Classroom, Courseware, Lesson, Person, School
+from pipeline.core.calendar import TZ
+
+from .config import INACTIVE_APP_ID, SandboxConfig
+from .errors import Reject
+from .school import API_LESSON_ID_BASE, Classroom, Courseware, Lesson, Person, School
 
 USER_ID_BASE = 90_000_000
 CLASSROOM_ID_BASE = 990_000_000
@@ -98,9 +101,7 @@ class Platform:
         self._next_cw = COURSEWARE_ID_BASE
 
     @classmethod
-    def from_config(cls, config) -> Platform:
-        from .runner import INACTIVE_APP_ID
-
+    def from_config(cls, config: SandboxConfig) -> Platform:
         school = School(seed=config.seed, lessons_per_day=config.lessons_per_day, now=config.now)
         apps = [App(config.app_id, config.secret, True)]
         if config.app_id != INACTIVE_APP_ID:

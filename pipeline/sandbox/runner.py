@@ -1,9 +1,8 @@
 """Run a sandbox server: in a daemon thread (tests, embedded use) or in a subprocess (benchmarks, crash tests).
 
-The credentials below are **sandbox-only**: they open nothing but a local
-sandbox and must never be used against the real platform.  Any secret length
-works with the signMsg codec (the AES key is the secret NUL-padded or cut to
-32 bytes, as PHP's openssl_encrypt does).
+The configuration and the sandbox-only credentials live in :mod:`.config`
+(re-exported here).  The server is imported only when a server is started in
+this process: the parent of a sandbox subprocess never loads it.
 """
 
 from __future__ import annotations
@@ -15,57 +14,26 @@ import subprocess
 import sys
 import threading
 import time
-from dataclasses import dataclass, fields
-from datetime import datetime
+from dataclasses import fields
 from pathlib import Path
 
-DEFAULT_APP_ID = "liveclass-sandbox"
-#: A second built-in application with active=0 (answers 20004); same secret.
-INACTIVE_APP_ID = "liveclass-sandbox-inactive"
-DEFAULT_SECRET = "sandbox-secret-not-for-production"
+from .config import DEFAULT_APP_ID, DEFAULT_SECRET, INACTIVE_APP_ID, SandboxConfig
 
-
-@dataclass
-class SandboxConfig:
-    host: str = "127.0.0.1"
-    port: int = 0  # 0: a free port
-    seed: int = 7
-    app_id: str = DEFAULT_APP_ID
-    secret: str = DEFAULT_SECRET
-    lessons_per_day: int = 40
-    latency_ms: float = 0.0
-    fault_rate: float = 0.0
-    slow_seconds: float = 35.0  # the "slower than a client's read timeout" fault
-    retry_after: int = 1  # Retry-After of the HTTP 429 fault, seconds
-    now: datetime | None = None  # simulated clock; None: the wall clock
-    drift: bool | str = False  # schema drift: False/"off", True/"harmless" or "harmful" (see sandbox/drift.py)
-    convert_seconds: float = 3.0  # courseware conversion time (API 6 -> API 7 convert_status 0 -> 2)
-    log_level: str = "warning"
-
-    def cli_args(self) -> list[str]:
-        """The ``liveclass sandbox`` flags reproducing this config."""
-        args = ["--host", self.host, "--port", str(self.port), "--seed", str(self.seed), "--app-id", self.app_id,
-                "--secret", self.secret, "--lessons-per-day", str(self.lessons_per_day), "--latency-ms",
-                str(self.latency_ms), "--fault-rate", str(self.fault_rate), "--slow-seconds", str(self.slow_seconds),
-                "--retry-after", str(self.retry_after), "--convert-seconds", str(self.convert_seconds),
-                "--log-level", self.log_level]
-        if self.now is not None:
-            args += ["--now", self.now.strftime("%Y-%m-%d %H:%M:%S")]
-        from .drift import normalize_mode
-
-        mode = normalize_mode(self.drift)
-        if mode:
-            args += ["--drift", mode]
-        return args
+__all__ = [
+    "DEFAULT_APP_ID", "DEFAULT_SECRET", "INACTIVE_APP_ID", "SandboxConfig",
+    "RunningSandbox", "RunningSandboxProcess", "start_sandbox", "start_sandbox_process", "serve_forever",
+]
 
 
 def _uvicorn_config(app, config: SandboxConfig):
     import uvicorn
 
+    from .protocol import header_timeout_protocol
+
     return uvicorn.Config(
         app,
         loop="uvloop",
-        http="httptools",
+        http=header_timeout_protocol(config.header_timeout),  # httptools, with a deadline on request headers
         lifespan="off",
         access_log=False,
         log_level=config.log_level,

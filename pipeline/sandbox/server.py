@@ -17,6 +17,10 @@ envelope ``{"status":0,"error_code":N,"msg":"<Table 4 text>: <detail>","data":nu
 8. the route's handler: 40001/40002/40003/40004 or the documented answer
    (with ``drift`` on, reshaped by :mod:`.drift` as a wandering platform would).
 
+Faults (:mod:`.faults`) are decided before all this; the opt-in ones that lie
+(``swap``, ``nodata``, ``implausible``, ``oversized``) rewrite a copy of a
+successful answer of a reporting endpoint, never the platform's state.
+
 Anything unexpected is logged server-side and answered with 50000; no stack
 trace ever reaches a client.  Answers of read-only endpoints are cached per
 (path, params) while the platform state and the clock second are unchanged.
@@ -32,9 +36,20 @@ from urllib.parse import parse_qsl
 from pipeline.api.errors import ERROR_MESSAGES
 from pipeline.api.signing import SignatureError, decode_sign_msg
 
+from .config import SandboxConfig
 from .drift import Drift, normalize_mode
-from .faults import DAMAGING_FAULTS, NO_DATA_FAULTS, FaultPlan, http_fault_response
-from .handlers import ROUTES, Ctx, Reject, Route
+from .errors import Reject
+from .faults import (
+    ANSWER_FAULTS,
+    DAMAGING_FAULTS,
+    FAULT_KINDS,
+    NO_DATA_FAULTS,
+    FaultPlan,
+    http_fault_response,
+    params_key,
+)
+from .handlers import ROUTES, Ctx, Route
+from .platform import Platform
 
 log = logging.getLogger("pipeline.sandbox.server")
 
@@ -76,12 +91,12 @@ def install_log_filter() -> None:
 class SandboxApp:
     """A plain ASGI 3 callable; one instance per server (state lives in ``platform``)."""
 
-    def __init__(self, platform, faults: FaultPlan, drift=None):
+    def __init__(self, platform: Platform, faults: FaultPlan, drift: Drift | None = None):
         self.platform = platform
         self.faults = faults
         self.drift = drift  # a drift.Drift, or None: answers as documented
         self.routes: dict[str, Route] = ROUTES
-        self._cache: dict[tuple, bytes] = {}
+        self._cache: dict[tuple, tuple[bytes, bool]] = {}
         self._cache_stamp: tuple | None = None
         self.requests = 0
 
@@ -136,10 +151,21 @@ class SandboxApp:
                 await self._send(send, status, headers, text)
             return
 
+        params: dict | None = None
+        ok = False
         if fault in DAMAGING_FAULTS and route is not None and route.write:
             answer = error_body(50000, "injected server error", code_key)  # writes are never applied under a fault
         else:
-            answer = self.answer(scope.get("method", ""), path, route, content_type, body, too_big)
+            answer, params, ok = self._answer(scope.get("method", ""), path, route, content_type, body, too_big)
+        readable = ok and route is not None and not route.write
+        if readable and self.faults.remembering:
+            self.faults.remember(route.path, params_key(params), answer)
+
+        if fault in ANSWER_FAULTS:
+            if readable:
+                await self._lie(send, fault, route, params, answer)
+                return
+            self.faults.note(fault, False)  # a write, an error answer: answered normally below
 
         if fault == "slow":
             await self.faults.slow()
@@ -154,6 +180,36 @@ class SandboxApp:
         else:
             extra = [(b"connection", b"close")] if too_big else []
             await self._send(send, 200, [_JSON_CT, *extra], answer)
+
+    async def _lie(self, send, fault: str, route: Route, params: dict | None, answer: bytes) -> None:
+        """An opt-in fault: a wrong answer instead of ``answer``, the successful answer of a read-only endpoint
+        (the real one if the kind has nothing to change)."""
+        plan = self.faults
+        body: bytes | None = None
+        if fault == "swap":
+            body = plan.swap(route.path, params_key(params), answer)
+        elif fault == "oversized":
+            prefix, chunk, repeats, suffix = plan.oversized(json.loads(answer))
+            plan.note(fault, True)
+            await self._stream(send, prefix, chunk, repeats, suffix)
+            return
+        else:
+            decoded = json.loads(answer)
+            lie = plan.nodata(decoded) if fault == "nodata" else plan.implausible(route.api, decoded)
+            body = None if lie is None else dumps(lie)
+        plan.note(fault, body is not None)
+        await self._send(send, 200, [_JSON_CT], answer if body is None else body)
+
+    @staticmethod
+    async def _stream(send, prefix: bytes, chunk: bytes, repeats: int, suffix: bytes) -> None:
+        """``prefix + chunk * repeats + suffix`` without building it (a client that hangs up ends it early)."""
+        total = len(prefix) + len(chunk) * repeats + len(suffix)
+        headers = [_JSON_CT, (b"content-length", str(total).encode())]
+        await send({"type": "http.response.start", "status": 200, "headers": headers})
+        await send({"type": "http.response.body", "body": prefix, "more_body": True})
+        for _ in range(repeats):
+            await send({"type": "http.response.body", "body": chunk, "more_body": True})
+        await send({"type": "http.response.body", "body": suffix})
 
     @staticmethod
     async def _send(send, status: int, headers: list, body: bytes) -> None:
@@ -188,36 +244,42 @@ class SandboxApp:
     # -- the protocol, synchronously --------------------------------------------
     def answer(self, method: str, path: str, route: Route | None, content_type: bytes, body: bytes,
                too_big: bool) -> bytes:
+        return self._answer(method, path, route, content_type, body, too_big)[0]
+
+    def _answer(self, method: str, path: str, route: Route | None, content_type: bytes, body: bytes,
+                too_big: bool) -> tuple[bytes, dict | None, bool]:
+        """(answer, the decoded params or None, whether the handler answered with success)."""
         code_key = route.code_key if route else "error_code"
         try:
             if route is None:
-                return error_body(30001, f"no route for {path[:100]}")
+                return error_body(30001, f"no route for {path[:100]}"), None, False
             if method != "POST":
-                return error_body(30002, f"{method[:10]} is not allowed, use POST", code_key)
+                return error_body(30002, f"{method[:10]} is not allowed, use POST", code_key), None, False
             if too_big:
-                return error_body(40003, f"request body larger than {MAX_BODY} bytes", code_key)
+                return error_body(40003, f"request body larger than {MAX_BODY} bytes", code_key), None, False
             form = self._form(content_type, body)
             if form is None:
-                return error_body(40003, f"more than {MAX_FIELDS} form fields", code_key)
+                return error_body(40003, f"more than {MAX_FIELDS} form fields", code_key), None, False
             app_id = form.get("applicationID", "")
             if not app_id:
-                return error_body(20001, "", code_key)
+                return error_body(20001, "", code_key), None, False
             sign_msg = form.get("signMsg", "")
             if not sign_msg:
-                return error_body(20002, "", code_key)
+                return error_body(20002, "", code_key), None, False
             app = self.platform.apps.get(app_id)
             if app is None:
-                return error_body(20003, "", code_key)
+                return error_body(20003, "", code_key), None, False
             if not app.active:
-                return error_body(20004, "", code_key)
+                return error_body(20004, "", code_key), None, False
             try:
                 params = decode_sign_msg(sign_msg, app.secret)
             except SignatureError as exc:
-                return error_body(20005, exc.reason, code_key)
-            return self._handle(route, params, Ctx(app_id))
+                return error_body(20005, exc.reason, code_key), None, False
+            out, ok = self._handle(route, params, Ctx(app_id))
+            return out, params, ok
         except Exception:
             log.exception("sandbox handler failed on %s", path)
-            return error_body(50000, "internal error", code_key)
+            return error_body(50000, "internal error", code_key), None, False
 
     @staticmethod
     def _form(content_type: bytes, body: bytes) -> dict[str, str] | None:
@@ -234,15 +296,16 @@ class SandboxApp:
             return None
         return dict(pairs)
 
-    def _handle(self, route: Route, params: dict, ctx: Ctx) -> bytes:
+    def _handle(self, route: Route, params: dict, ctx: Ctx) -> tuple[bytes, bool]:
+        """(answer, success): the handler's answer or its refusal's error envelope."""
         platform = self.platform
         clock = platform.clock_key()
         if not route.cache:
             try:
                 result = route.handler(platform, params, ctx)
             except Reject as r:
-                return error_body(r.code, r.detail, route.code_key)
-            return dumps(self._drift(route, result))
+                return error_body(r.code, r.detail, route.code_key), False
+            return dumps(self._drift(route, result)), True
         stamp = (platform.version, clock)
         if stamp != self._cache_stamp or len(self._cache) > _CACHE_LIMIT:
             self._cache.clear()
@@ -255,25 +318,23 @@ class SandboxApp:
             if hit is not None:
                 return hit
         try:
-            out = dumps(self._drift(route, route.handler(platform, params, ctx)))
+            out = dumps(self._drift(route, route.handler(platform, params, ctx))), True
         except Reject as r:
-            out = error_body(r.code, r.detail, route.code_key)
+            out = error_body(r.code, r.detail, route.code_key), False
         if key is not None and platform.version == stamp[0]:
             self._cache[key] = out
         return out
-
 
     def _drift(self, route: Route, result: dict) -> dict:
         return result if self.drift is None or route.write else self.drift.apply(route.path, result)
 
 
-def make_app(config) -> SandboxApp:
-    """The ASGI callable for a :class:`~pipeline.sandbox.runner.SandboxConfig`."""
-    from .platform import Platform
-
+def make_app(config: SandboxConfig) -> SandboxApp:
+    """The ASGI callable for a :class:`~pipeline.sandbox.config.SandboxConfig`."""
     platform = Platform.from_config(config)
     faults = FaultPlan(seed=config.seed, fault_rate=config.fault_rate, latency_ms=config.latency_ms,
-                       slow_seconds=config.slow_seconds, retry_after=config.retry_after)
+                       slow_seconds=config.slow_seconds, retry_after=config.retry_after,
+                       kinds=tuple(getattr(config, "fault_kinds", ()) or ()) or FAULT_KINDS)
     install_log_filter()
     mode = normalize_mode(getattr(config, "drift", None))
     return SandboxApp(platform, faults, Drift(mode, config.seed) if mode else None)

@@ -4,7 +4,7 @@
 ``start..end`` (inclusive), one file per table, ``out_dir/<table>.parquet``:
 
 - the daily lake tables ``lessons, attendance, teacher_inout, awards, key_event_counts,
-  key_events, help_requests`` with the schemas of ``pipeline/schemas.py`` (the sandbox
+  key_events, help_requests`` with the schemas of ``pipeline/core/schemas.py`` (the sandbox
   reads API 30's 班级 as the course, so ``lessons.class_id``/``class_name`` are the
   lesson's classroom id/name; ``help_requests.lesson_date`` is the day of ``help_time``);
 - ``course_progress`` (lake schema) for every classroom seen, counting the classroom's
@@ -23,20 +23,10 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from pipeline.schemas import (
-    DAILY_TABLES,
-    ATTENDANCE,
-    AWARDS,
-    COURSE_PROGRESS,
-    EVENT_TYPES,
-    HELP_REQUESTS,
-    KEY_EVENT_COUNTS,
-    KEY_EVENTS,
-    LESSONS,
-    TEACHER_INOUT,
-    TS,
-)
-from pipeline.sandbox.school import School
+from pipeline.api.catalog import EVENT_TYPES
+from pipeline.core.schemas import COURSE_PROGRESS, DAILY_TABLES, TS
+
+from .school import School
 
 __all__ = ["write_truth", "TRUTH_SCHEMAS", "ATTENDANCE_SESSIONS", "LESSONS_DETAIL", "PEOPLE"]
 

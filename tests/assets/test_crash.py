@@ -10,7 +10,6 @@ import subprocess
 import sys
 import time
 from dataclasses import replace
-from pathlib import Path
 
 import pytest
 
@@ -22,12 +21,12 @@ pytestmark = pytest.mark.xdist_group("sandbox")
 CHILD = r"""
 import json, sys
 from dagster import materialize
-from pipeline.definitions import DAILY_ASSETS
-from pipeline.resources import DataDirResource, LiveClassApiResource
+from pipeline.definitions import daily_assets
+from assets.resources import DataDirResource, LiveClassApiResource
 cfg = json.loads(sys.argv[1])
 api = LiveClassApiResource(base_url=cfg["url"], app_id=cfg["app_id"], secret=cfg["secret"],
                            rate_limit_per_second=0.0, concurrency=4)
-materialize(DAILY_ASSETS, partition_key=cfg["day"],
+materialize(daily_assets(), partition_key=cfg["day"],
             resources={"api": api, "data_dir": DataDirResource(path=cfg["data_dir"])})
 print("DONE", flush=True)
 """

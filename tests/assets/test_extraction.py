@@ -10,9 +10,9 @@ import pyarrow.parquet as pq
 import pytest
 from dagster import materialize
 
-from pipeline import schemas
-from pipeline.definitions import DAILY_ASSETS
-from pipeline.resources import DataDirResource
+from assets.resources import DataDirResource
+from pipeline.core import schemas
+from pipeline.definitions import daily_assets
 from tests.conftest import SANDBOX_DAYS, SANDBOX_LESSONS_PER_DAY, SANDBOX_NOW, SANDBOX_SEED, api_resource
 
 pytestmark = pytest.mark.xdist_group("sandbox")
@@ -21,7 +21,7 @@ pytestmark = pytest.mark.xdist_group("sandbox")
 def run_days(sb, data_dir: Path, days=SANDBOX_DAYS, **api):
     results = []
     for day in days:
-        res = materialize(DAILY_ASSETS, partition_key=day, raise_on_error=True,
+        res = materialize(daily_assets(), partition_key=day, raise_on_error=True,
                           resources={"api": api_resource(sb, **api), "data_dir": DataDirResource(path=str(data_dir))})
         assert res.success
         results.append(res)
@@ -169,7 +169,7 @@ def test_failing_check_keeps_the_previous_partition(sandbox, extracted, tmp_path
     raw.write_bytes(gzip.compress(("\n".join([json.dumps(page)] + lines[1:]) + "\n").encode()))
     lake = data_dir / "lake" / "attendance" / f"date={day}" / "part-0.parquet"
     before = lake.read_bytes()
-    res = materialize(DAILY_ASSETS, partition_key=day, raise_on_error=False,
+    res = materialize(daily_assets(), partition_key=day, raise_on_error=False,
                       selection=[AssetKey(["lake", "attendance"])],
                       resources={"api": api_resource(sandbox), "data_dir": DataDirResource(path=str(data_dir))})
     assert not res.success
@@ -181,21 +181,23 @@ def test_failing_check_keeps_the_previous_partition(sandbox, extracted, tmp_path
 def test_course_progress_failure_for_one_class_does_not_block_the_warehouse(sandbox, extracted, tmp_path):
     import shutil
 
-    import pyarrow as pa
-
     from assets.lake.assets import lake_course_progress
-    from assets.warehouse import warehouse_duckdb
+    from assets.raw.assets import raw_course_progress
+    from assets.raw.store import read_raw, write_raw
+    from assets.warehouse.assets import warehouse_duckdb
+    from pipeline.api.catalog import path_of
+    from pipeline.core.layout import DataDir
 
     data_dir = tmp_path / "data"
     shutil.copytree(extracted[0], data_dir)
-    path = data_dir / "lake" / "lessons" / f"date={SANDBOX_DAYS[0]}" / "part-0.parquet"
-    table = pq.read_table(path)
-    row = table.slice(0, 1).to_pylist()[0] | {"lesson_id": 1, "class_id": 1}  # a class the platform does not know
-    pq.write_table(pa.concat_tables([table, pa.Table.from_pylist([row], schema=table.schema)]), path)
-    res = materialize([lake_course_progress, warehouse_duckdb], raise_on_error=False,
+    path = DataDir(data_dir).raw_file("lessons", SANDBOX_DAYS[0])
+    unknown = {"path": path_of("30"), "params": {"lessonId": 1},  # a class the platform does not know
+               "body": {"status": 1, "error_code": 10000, "msg": "ok", "data": {"id": 1, "name": "x"}}}
+    write_raw(path, read_raw(path) + [unknown])
+    res = materialize([raw_course_progress, lake_course_progress, warehouse_duckdb], raise_on_error=False,
                       resources={"api": api_resource(sandbox), "data_dir": DataDirResource(path=str(data_dir))})
     assert res.success
     [md] = [ev.materialization.metadata for ev in res.get_asset_materialization_events()
-            if ev.materialization.asset_key.to_user_string() == "lake/course_progress"]
+            if ev.materialization.asset_key.to_user_string() == "raw/course_progress"]
     assert md["classes_failed"].value == [1]
     assert (data_dir / "warehouse.duckdb").exists()

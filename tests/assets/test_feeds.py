@@ -27,6 +27,7 @@ from assets.publish.feeds import (
     read_manifest,
     write_feeds,
 )
+from pipeline.core.layout import DataDir
 from tests.warehouse.lakegen import write_lake
 from warehouse.build import build_warehouse, connect_readonly
 
@@ -166,7 +167,7 @@ def test_failed_generation_leaves_published_feeds_untouched(root, monkeypatch):
     with pytest.raises(RuntimeError, match="disk full"):
         write_feeds(root / "warehouse.duckdb", root)
     assert os.readlink(root / "feeds") == before
-    assert not [p for p in (root / F.GENERATIONS_DIR).iterdir() if p.name.startswith(".")], "staging removed"
+    assert not [p for p in (DataDir(root).feeds_generations).iterdir() if p.name.startswith(".")], "staging removed"
     d, m = read_manifest(root / "feeds")
     assert all(_sha(d / f["path"]) == f["sha256"] for feed in m["feeds"].values() for f in feed["files"].values())
 
@@ -212,7 +213,7 @@ def test_readers_never_see_a_partial_or_mismatched_feed(tmp_path):
             t.join()
     assert errors == []
     assert checks[0] > 10 and len(generations) == 8
-    kept = [p.name for p in (root / F.GENERATIONS_DIR).iterdir()]
+    kept = [p.name for p in (DataDir(root).feeds_generations).iterdir()]
     assert len(kept) == 1 + F.KEEP_PREVIOUS and os.path.basename(os.readlink(root / "feeds")) in kept
 
 
@@ -228,9 +229,9 @@ def test_legacy_plain_feeds_directory_is_replaced(tmp_path):
 def test_cli_and_asset_write_feeds(root, monkeypatch):
     from dagster import materialize
 
-    from assets.feeds import feeds_files
+    from assets.publish.assets import feeds_files
+    from assets.resources import DataDirResource
     from pipeline.cli import main
-    from pipeline.resources import DataDirResource
 
     monkeypatch.setenv("LIVECLASS_DATA_DIR", str(root))
     before = os.readlink(root / "feeds")

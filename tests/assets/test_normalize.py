@@ -6,8 +6,9 @@ import pyarrow as pa
 import pytest
 
 from assets.lake import checks, normalize
-from pipeline import schemas
 from assets.lake.normalize import TZ, DataDriftError
+from assets.raw import fanout
+from pipeline.core import schemas
 
 DAY = date(2026, 3, 10)
 
@@ -86,7 +87,7 @@ def test_drift_that_changes_numbers_names_endpoint_field_and_value(bad):
 def test_key_events_counts_and_times_reconcile():
     counts = [rec(normalize.API27, {"lid": 9, "event_type": "handup"}, {"status": 1, "data": {"11": 2, "12": 0}}),
               rec(normalize.API27, {"lid": 9, "event_type": "onstage"}, {"status": 1, "data": []})]
-    assert normalize.positive_event_triples(counts) == [(9, 11, "handup")]
+    assert fanout.positive_event_triples(counts) == [(9, 11, "handup")]
     times = [rec(normalize.API28, {"lid": 9, "uid": 11, "event_type": "handup"},
                  {"status": 1, "data": [{"event_time": "2026-03-10 18:05:00"}, {"event_time": "2026-03-10 18:09:10"}]})]
     norm = normalize.key_events(DAY, times, counts)

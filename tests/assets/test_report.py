@@ -95,9 +95,9 @@ def test_report_caps_rows_and_handles_an_empty_warehouse(warehouse, tmp_path, mo
 def test_cli_and_asset_write_the_report(warehouse, monkeypatch):
     from dagster import materialize
 
-    from assets.report import report_html
+    from assets.publish.assets import report_html
+    from assets.resources import DataDirResource
     from pipeline.cli import main
-    from pipeline.resources import DataDirResource
 
     root = warehouse.parent
     monkeypatch.setenv("LIVECLASS_DATA_DIR", str(root))

@@ -22,8 +22,8 @@ import duckdb
 import pyarrow.parquet as pq
 from dagster import DagsterInstance, materialize
 
-from pipeline.definitions import DAILY_ASSETS, PUBLISH_ASSETS
-from pipeline.resources import DataDirResource
+from assets.resources import DataDirResource
+from pipeline.definitions import PUBLISH_ASSETS, daily_assets
 from tests.conftest import SANDBOX_NOW, api_resource
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -50,7 +50,7 @@ def materialize_days(sb, data_dir: Path, days=DAYS, *, publish: bool = True, rai
     """Daily assets for each day, then the publish assets, in process (small timeouts and backoffs)."""
     resources = {"api": api_resource(sb, **api), "data_dir": DataDirResource(path=str(data_dir))}
     instance = instance or DagsterInstance.ephemeral()
-    results = [materialize(DAILY_ASSETS, partition_key=d, resources=resources, instance=instance,
+    results = [materialize(daily_assets(), partition_key=d, resources=resources, instance=instance,
                            raise_on_error=raise_on_error) for d in days]
     if publish:
         results.append(materialize(PUBLISH_ASSETS, resources=resources, instance=instance,

@@ -14,9 +14,9 @@ import time
 
 import pytest
 
-from pipeline.main_job import RUN_LOCK
+from pipeline.core.files import file_lock
+from pipeline.core.layout import DataDir
 from pipeline.sandbox.runner import start_sandbox
-from pipeline.storage import file_lock
 from tests.reliability import harness
 
 pytestmark = pytest.mark.xdist_group("reliability_concurrency")
@@ -48,8 +48,8 @@ def test_two_runs_at_once_wait_for_each_other_and_readers_never_fail(reference, 
         reader = harness.Reader(data_dir, tmp_path)
         procs = []
         try:
-            with file_lock(data_dir / RUN_LOCK):  # a run already holds the data dir: both must wait for it
-                (data_dir / RUN_LOCK).write_text(f"{os.getpid()}\n")
+            with file_lock(DataDir(data_dir).run_lock):  # a run already holds the data dir: both must wait for it
+                (DataDir(data_dir).run_lock).write_text(f"{os.getpid()}\n")
                 for (start, end), out in zip(windows, outs):
                     fh = open(out, "w")
                     procs.append(subprocess.Popen(

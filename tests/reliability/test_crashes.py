@@ -1,4 +1,4 @@
-"""Crashes: SIGKILL at every named crash point of a run (``LIVECLASS_CRASH_AT``, see pipeline/storage.py):
+"""Crashes: SIGKILL at every named crash point of a run (``LIVECLASS_CRASH_AT``, see pipeline/core/crash.py):
 during extraction, Parquet writes, the warehouse build and publish, the feeds swap.
 
 Whatever a crash leaves is complete (never half a file), a reader of the published
@@ -12,8 +12,8 @@ import signal
 
 import pytest
 
+from pipeline.core.crash import CRASH_POINTS
 from pipeline.sandbox.runner import start_sandbox
-from pipeline.storage import CRASH_POINTS
 from tests.reliability import harness
 
 pytestmark = pytest.mark.xdist_group("reliability_crash")

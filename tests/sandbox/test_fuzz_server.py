@@ -154,7 +154,7 @@ def test_fuzz_requests_get_documented_errors_only():
         started = time.monotonic()
         seen = set()
         n = 0
-        for n in range(1, N_REQUESTS + 1):
+        for n in range(1, N_REQUESTS + 1):  # noqa: B007 (n is read after the loop)
             method, path, headers, body, success_allowed = make_request(rng, sb)
             r = session.request(method, sb.base_url + path, headers=headers, data=body, timeout=10)
             assert r.status_code == 200, (method, path, r.status_code, r.text[:200])

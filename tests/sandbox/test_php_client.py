@@ -107,7 +107,7 @@ def test_php_signed_requests(tmp_path):
             body = send(path, sign)
             assert body["status"] == 1, (path, params, body)
             answers.setdefault(path, []).append(body)
-        for (path, params, code), sign in zip(bad, signs[len(good):]):
+        for (path, _params, code), sign in zip(bad, signs[len(good):]):
             body = send(path, sign)
             assert body["status"] == 0 and body.get("error_code", body.get("code")) == code, (path, body)
         assert send("/lesson/io/info", signs[-1], app=INACTIVE_APP_ID)["error_code"] == 20004

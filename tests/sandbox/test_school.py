@@ -309,7 +309,7 @@ def test_category_event_profile(school: School, month):
     for lesson, act in held(month):
         cat = school.classroom(lesson.classroom_id).category
         present[cat] += sum(1 for r in act.attendance if r.sessions)
-        for (uid, etype), times in act.events.items():
+        for (_uid, etype), times in act.events.items():
             per_student[cat][etype] += len(times)
     rate = {cat: {e: per_student[cat][e] / present[cat] for e in EVENT_TYPES} for cat in present}
     assert rate[7]["onstage"] > rate[2]["onstage"] > 0

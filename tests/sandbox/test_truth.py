@@ -8,7 +8,7 @@ from datetime import date, datetime, timedelta
 import pyarrow.parquet as pq
 import pytest
 
-from pipeline.schemas import COURSE_PROGRESS, DAILY_TABLES, PRIMARY_KEYS
+from pipeline.core.schemas import COURSE_PROGRESS, DAILY_TABLES, PRIMARY_KEYS
 from pipeline.sandbox.school import TZ, School
 from pipeline.sandbox.truth import TRUTH_SCHEMAS, write_truth
 

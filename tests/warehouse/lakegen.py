@@ -29,7 +29,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from pipeline.schemas import (
+from pipeline.core.schemas import (
     ATTENDANCE,
     AWARDS,
     COURSE_PROGRESS,

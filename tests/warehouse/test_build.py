@@ -10,6 +10,7 @@ import sys
 import threading
 from pathlib import Path
 
+import duckdb
 import pytest
 
 from tests.warehouse.lakegen import write_lake
@@ -213,7 +214,7 @@ def test_failure_leaves_published_warehouse_untouched(lake, tmp_path):
     shutil.copytree(lake, bad)
     victim = sorted((bad / "attendance").glob("date=*/*.parquet"))[7]
     victim.write_bytes(b"PAR1 this is not parquet" * 10)
-    with pytest.raises(Exception):
+    with pytest.raises(duckdb.Error):
         build_warehouse(bad, out)
     assert _sha(out) == digest and out.stat().st_ino == inode
     assert sorted(os.listdir(out.parent)) == ["warehouse.duckdb"]

@@ -5,7 +5,7 @@ import subprocess
 import sys
 import threading
 
-from pipeline.storage import TMP_PREFIX, atomic_path, atomic_write_bytes
+from pipeline.core.files import TMP_PREFIX, atomic_path, atomic_write_bytes
 
 
 def test_concurrent_writers_of_one_path_both_succeed(tmp_path):

@@ -1,9 +1,10 @@
-"""``liveclass run``: materialize a window of days through Dagster, then publish.
+"""The ``liveclass run`` command: materialize a window of days through Dagster, then publish.
 
-Runs are recorded in ``$DAGSTER_HOME`` (default ``./dagster_home``) so the UI
-shows them.  Without ``LIVECLASS_BASE_URL`` the embedded sandbox is started on
-a free loopback port and used.  Bad configuration stops the run before
-anything is written, with one line that says what to fix.
+Everything comes in a :class:`~pipeline.core.settings.Settings` value; nothing here
+reads or writes the environment.  Runs are recorded in ``settings.dagster_home`` so
+the UI shows them.  Without a base URL the embedded sandbox is started on a free
+loopback port and handed to Dagster as resource values.  Bad configuration stops
+the run before anything is written, with one line that says what to fix.
 """
 
 from __future__ import annotations
@@ -17,9 +18,11 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from pathlib import Path
 
-from pipeline.api import ApiError, AuthError, LiveClassClient, ParameterError, RoutingError
-from pipeline.partitions import TZ, day_window, start_date
-
+from pipeline.api import ApiError, AuthError, ParameterError, RoutingError
+from pipeline.core import settings as env_names
+from pipeline.core.calendar import TZ, day_window, days_between, today
+from pipeline.core.layout import DataDir
+from pipeline.core.settings import Settings
 
 #: Dagster's console logger at WARNING: progress comes from our own lines; the UI keeps every event.
 QUIET = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
@@ -46,8 +49,8 @@ class RunSummary:
     warehouse: Path | None
     mart_rows: dict[str, int]
     sandbox_url: str | None
-    feeds: Path | None = None      # $LIVECLASS_DATA_DIR/feeds when published by this run
-    report: Path | None = None     # $LIVECLASS_DATA_DIR/report/index.html when published by this run
+    feeds: Path | None = None      # the data dir's feeds/ when published by this run
+    report: Path | None = None     # the data dir's report/index.html when published by this run
     published: bool = True         # every publish step (course progress, warehouse, feeds, report) succeeded
 
     @property
@@ -56,18 +59,19 @@ class RunSummary:
 
 
 def default_window(now: datetime | None = None, days: int = 7) -> tuple[date, date]:
-    today = (now or datetime.now(TZ)).astimezone(TZ).date()
-    return today - timedelta(days=days), today - timedelta(days=1)
+    t = today(now)
+    return t - timedelta(days=days), t - timedelta(days=1)
 
 
-def resolve_window(start: date | None, end: date | None, now: datetime | None = None) -> list[date]:
+def resolve_window(start: date | None, end: date | None, first_day: date,
+                   now: datetime | None = None) -> list[date]:
     """The days to run: both bounds given, one (the other follows), or neither (the last 7 complete days).
 
-    Only complete days (before today in Asia/Shanghai) on or after the first partition
-    (``LIVECLASS_START_DATE``) can run.
+    Only complete days (before today in Asia/Shanghai) on or after ``first_day``
+    (the first partition) can run.
     """
-    today = (now or datetime.now(TZ)).astimezone(TZ).date()
-    newest = today - timedelta(days=1)
+    t = today(now)
+    newest = t - timedelta(days=1)
     given = [(flag, day) for flag, day in (("--start", start), ("--end", end)) if day is not None]
     if start is None and end is None:
         start, end = default_window(now)
@@ -77,15 +81,14 @@ def resolve_window(start: date | None, end: date | None, now: datetime | None = 
         end = max(start, newest)  # from start up to yesterday
     for flag, day in given:
         if day > newest:
-            raise ConfigError(f"{flag} {day} is not a complete day yet (today in Asia/Shanghai is {today}); "
+            raise ConfigError(f"{flag} {day} is not a complete day yet (today in {TZ.key} is {t}); "
                               f"the newest day you can run is {newest}.")
     if end < start:
         raise ConfigError(f"--end {end} is before --start {start}.")
-    first = date.fromisoformat(start_date())
-    if start < first:
-        raise ConfigError(f"--start {start} is before the first partition {first}; "
-                          f"set LIVECLASS_START_DATE={start} to extract earlier days.")
-    return [start + timedelta(days=i) for i in range((end - start).days + 1)]
+    if start < first_day:
+        raise ConfigError(f"--start {start} is before the first partition {first_day}; "
+                          f"set {env_names.START_DATE}={start} to extract earlier days.")
+    return days_between(start, end)
 
 
 def check_data_dir(path: Path) -> None:
@@ -96,7 +99,7 @@ def check_data_dir(path: Path) -> None:
     ancestor = path
     while not ancestor.exists():
         ancestor = ancestor.parent
-    hint = "set LIVECLASS_DATA_DIR to a folder you can write."
+    hint = f"set {env_names.DATA_DIR} to a folder you can write."
     if not ancestor.is_dir():
         raise ConfigError(f"data directory {path} is not writable ({ancestor} is a file): {hint}")
     try:
@@ -106,98 +109,89 @@ def check_data_dir(path: Path) -> None:
         raise ConfigError(f"data directory {path} is not writable ({exc.strerror}): {hint}") from None
 
 
-def check_api(base_url: str, app_id: str, secret: str, day: date) -> None:
+def check_api(settings: Settings, day: date) -> None:
     """One cheap signed call (API 17 over one minute) to prove URL and credentials work.
 
-    What cannot succeed by retrying (refused credentials, a server that is not
-    the openAPI, a page of HTML) is reported after the first answer.
+    Uses the client the API resource builds (same URL and credentials), with short
+    timeouts and one retry.  What cannot succeed by retrying (refused
+    credentials, a server that is not the openAPI, a page of HTML) is reported
+    after the first answer.
     """
     from pipeline.api import RetriesExhausted
+    from pipeline.definitions import build_resources
 
+    url, app_id, secret = env_names.BASE_URL, env_names.APP_ID, env_names.SECRET
+    base_url = settings.base_url
     start, _ = day_window(day)
-    client = LiveClassClient(base_url, app_id, secret, timeout=(3.05, 15.0), max_attempts=2,
-                             max_retry_seconds=5.0, backoff_base=0.2)
+    client = build_resources(settings)["api"].get_client(  # one call: no shared bucket, nothing written
+        rate_limit_per_second=None, rate_limit_file=None, timeout=(3.05, 15.0), max_attempts=2,
+        max_retry_seconds=5.0, backoff_base=0.2)
     try:
         client.get_class_info(start, start + timedelta(minutes=1))
     except AuthError as exc:
-        what = {20001: "LIVECLASS_APP_ID", 20003: "LIVECLASS_APP_ID", 20004: "LIVECLASS_APP_ID (it is inactive)",
-                20002: "LIVECLASS_SECRET", 20005: "LIVECLASS_SECRET"}.get(exc.error_code,
-                                                                          "LIVECLASS_APP_ID and LIVECLASS_SECRET")
+        what = {20001: app_id, 20003: app_id, 20004: f"{app_id} (it is inactive)",
+                20002: secret, 20005: secret}.get(exc.error_code, f"{app_id} and {secret}")
         raise ConfigError(f"the API refused the credentials (error_code {exc.error_code}: {exc.msg}); "
                           f"check {what}.") from None
     except (RoutingError, ParameterError) as exc:
         raise ConfigError(f"{base_url} does not look like the openAPI (error_code {exc.error_code}: {exc.msg}); "
-                          "check LIVECLASS_BASE_URL.") from None
+                          f"check {url}.") from None
     except ApiError as exc:
         last = getattr(exc, "last_error", exc) if isinstance(exc, RetriesExhausted) else exc
         if getattr(last, "content_type", None) is not None:
             kind = "HTML" if "html" in last.content_type else f"{last.content_type or 'a body'} that is not JSON"
-            raise ConfigError(f"LIVECLASS_BASE_URL={base_url} answered {kind}, not the openAPI; "
-                              "check LIVECLASS_BASE_URL.") from None
+            raise ConfigError(f"{url}={base_url} answered {kind}, not the openAPI; check {url}.") from None
         if last.msg.startswith(("connection error", "connect timeout")):
             import re
 
             why = re.search(r"\[Errno -?\d+\] ([^')\"]+)", last.msg)
             why = why.group(1).strip().lower() if why else last.msg.split(":", 1)[0]
-            raise ConfigError(f"nothing answers at LIVECLASS_BASE_URL={base_url} ({why}); "
+            raise ConfigError(f"nothing answers at {url}={base_url} ({why}); "
                               "check the URL and the network.") from None
-        raise ConfigError(f"cannot use LIVECLASS_BASE_URL={base_url}: {exc.msg}; check the URL and the network.") \
-            from None
+        raise ConfigError(f"cannot use {url}={base_url}: {exc.msg}; check the URL and the network.") from None
     finally:
         client.close()
 
 
 @contextlib.contextmanager
-def api_environment(echo: Callable[[str], None]) -> Iterator[str | None]:
-    """Use the configured API, or start the embedded sandbox when none is configured."""
-    if os.environ.get("LIVECLASS_BASE_URL"):
-        missing = [v for v in ("LIVECLASS_APP_ID", "LIVECLASS_SECRET") if not os.environ.get(v)]
+def api_environment(settings: Settings, echo: Callable[[str], None]) -> Iterator[tuple[Settings, str | None]]:
+    """The settings to run with, and the sandbox URL when the embedded sandbox was started
+    because no platform is configured."""
+    if not settings.uses_sandbox:
+        missing = settings.missing_credentials()
         if missing:
-            raise ConfigError(f"LIVECLASS_BASE_URL is set but {' and '.join(missing)} "
+            raise ConfigError(f"{env_names.BASE_URL} is set but {' and '.join(missing)} "
                               f"{'is' if len(missing) == 1 else 'are'} not; see .env.example.")
-        yield None
+        yield settings, None
         return
     from pipeline.sandbox.runner import SandboxConfig, start_sandbox
 
-    saved = {k: os.environ.get(k) for k in ("LIVECLASS_BASE_URL", "LIVECLASS_APP_ID", "LIVECLASS_SECRET",
-                                             "LIVECLASS_RATE_LIMIT")}
     sandbox = start_sandbox(SandboxConfig())
     try:
-        os.environ.update(LIVECLASS_BASE_URL=sandbox.base_url, LIVECLASS_APP_ID=sandbox.app_id,
-                          LIVECLASS_SECRET=sandbox.secret)
-        os.environ.setdefault("LIVECLASS_RATE_LIMIT", "0")  # no need to be polite to our own sandbox
-        echo(f"LIVECLASS_BASE_URL is not set: using the embedded sandbox at {sandbox.base_url} (synthetic school).")
-        yield sandbox.base_url
+        echo(f"{env_names.BASE_URL} is not set: using the embedded sandbox at {sandbox.base_url} (synthetic school).")
+        yield settings.with_api(sandbox.base_url, sandbox.app_id, sandbox.secret), sandbox.base_url
     finally:
         sandbox.stop()
-        for k, v in saved.items():
-            if v is None:
-                os.environ.pop(k, None)
-            else:
-                os.environ[k] = v
-
-
-RUN_LOCK = ".run.lock"
 
 
 @contextlib.contextmanager
-def run_lock(data_dir: Path, echo: Callable[[str], None]) -> Iterator[None]:
+def run_lock(dirs: DataDir, echo: Callable[[str], None]) -> Iterator[None]:
     """One ``liveclass run`` at a time per data directory; a second one waits, saying for whom.
 
     Two runs at once would each be safe file by file, but they would interleave
     their Dagster runs and publish twice; waiting makes the second run start from
     what the first one published.  The kernel releases the lock if the holder dies.
     """
-    from pipeline.storage import file_lock
+    from pipeline.core.files import file_lock
 
-    path = data_dir / RUN_LOCK
+    path = dirs.run_lock
 
     def waiting() -> None:
         try:
             holder = path.read_text().strip() or "?"
         except OSError:
             holder = "?"
-        echo(f"another liveclass run (pid {holder}) is using {data_dir}; waiting for it…")
+        echo(f"another liveclass run (pid {holder}) is using {dirs.root}; waiting for it…")
 
     with file_lock(path, on_wait=waiting):
         with contextlib.suppress(OSError):
@@ -244,33 +238,37 @@ def failure_text(result) -> str:
     return (failures[0] if failures else "run failed").splitlines()[0]
 
 
-def run_main_job(start: date | None = None, end: date | None = None, *,
-                 echo: Callable[[str], None] = print) -> RunSummary:
-    days = resolve_window(start, end)
-    start, end = days[0], days[-1]
-    data_dir = Path(os.environ.get("LIVECLASS_DATA_DIR", "data")).resolve()
-    check_data_dir(data_dir)
-    with api_environment(echo) as sandbox_url:
-        check_api(os.environ["LIVECLASS_BASE_URL"], os.environ["LIVECLASS_APP_ID"],
-                  os.environ["LIVECLASS_SECRET"], end)
-        with run_lock(data_dir, echo):
-            return _execute(days, start, end, data_dir, sandbox_url, echo)
+def run_window(settings: Settings, start: date | None = None, end: date | None = None, *,
+               echo: Callable[[str], None] = print) -> RunSummary:
+    """``liveclass run``: extract the window's days one Dagster run each, then publish once."""
+    days = resolve_window(start, end, settings.start_date)
+    check_data_dir(settings.data_dir)
+    with api_environment(settings, echo) as (settings, sandbox_url):
+        check_api(settings, days[-1])
+        with run_lock(settings.dirs, echo):
+            return _execute(settings, days, sandbox_url, echo)
 
 
-def _execute(days: list[date], start: date, end: date, data_dir: Path, sandbox_url: str | None,
-             echo: Callable[[str], None]) -> RunSummary:
-    os.environ["LIVECLASS_DATA_DIR"] = str(data_dir)
-    home = Path(os.environ.setdefault("DAGSTER_HOME", str(Path("dagster_home").resolve())))
-    home.mkdir(parents=True, exist_ok=True)
-    if not (home / "dagster.yaml").exists():  # a home we create: no telemetry banner, quiet runs
-        (home / "dagster.yaml").write_text("telemetry:\n  enabled: false\n")
+def dagster_instance(home: Path):
+    """The Dagster instance in ``home`` (created on first use: no telemetry, quiet runs)."""
     from dagster import DagsterInstance
 
-    from pipeline.definitions import DAILY_JOB, PUBLISH_JOB, defs
+    home.mkdir(parents=True, exist_ok=True)
+    if not (home / "dagster.yaml").exists():
+        (home / "dagster.yaml").write_text("telemetry:\n  enabled: false\n")
+    return DagsterInstance.from_config(str(home))
 
-    instance = DagsterInstance.get()
+
+def _execute(settings: Settings, days: list[date], sandbox_url: str | None,
+             echo: Callable[[str], None]) -> RunSummary:
+    from pipeline.definitions import DAILY_JOB, PUBLISH_JOB, build_defs
+    from pipeline.schedules import publish_verdict
+
+    dirs = settings.dirs
+    defs = build_defs(settings)
+    instance = dagster_instance(settings.dagster_home)
     results: list[DayResult] = []
-    echo(f"Extracting {len(days)} day(s) {start} .. {end} into {data_dir}")
+    echo(f"Extracting {len(days)} day(s) {days[0]} .. {days[-1]} into {dirs.root}")
     job = defs.resolve_job_def(DAILY_JOB)
     for i, day in enumerate(days, 1):
         t0 = time.monotonic()
@@ -281,17 +279,21 @@ def _execute(days: list[date], start: date, end: date, data_dir: Path, sandbox_u
         status = "ok" if r.success else f"FAILED: {r.error}"
         echo(f"  [{i}/{len(days)}] {r.day}: {r.rows.get('lessons', 0)} lessons, {r.api_calls} API calls"
              f" ({r.retries} retries), {sum(r.rows.values())} lake rows, {r.seconds:.1f}s  {status}")
-    if not all(r.success for r in results):
+    publish, _why = publish_verdict({r.day: r.success for r in results})
+    if not publish:
         # The warehouse only ever reflects complete extractions: a failed day may have left some of
         # its lake tables new and others old (each table is all-or-nothing, checked before writing).
         echo("Not publishing: the warehouse, feeds and report keep the previous data until the failed days succeed.")
         return RunSummary(results, None, {}, sandbox_url, published=False)
     echo("Publishing the warehouse ...")
     pub = defs.resolve_job_def(PUBLISH_JOB).execute_in_process(instance=instance, raise_on_error=False,
-                                                                      run_config=QUIET)
-    published = {tuple(ev.materialization.asset_key.path) for ev in pub.get_asset_materialization_events()}
+                                                               run_config=QUIET)
+    published = {ev.materialization.asset_key for ev in pub.get_asset_materialization_events()}
     # the warehouse may be published even when a later step (feeds, report) failed
-    warehouse = data_dir / "warehouse.duckdb" if ("warehouse", "duckdb") in published else None
+    from assets.publish.assets import feeds_files, report_html
+    from assets.warehouse.assets import WAREHOUSE_KEY
+
+    warehouse = dirs.warehouse if WAREHOUSE_KEY in published else None
     mart_rows: dict[str, int] = {}
     if warehouse is not None:
         from warehouse.build import MART_KEYS, connect_readonly
@@ -304,7 +306,7 @@ def _execute(days: list[date], start: date, end: date, data_dir: Path, sandbox_u
             con.close()
     if not pub.success:
         echo(f"  publish FAILED: {failure_text(pub)}")
-    feeds = data_dir / "feeds" if ("feeds", "files") in published else None
-    report = data_dir / "report" / "index.html" if ("report", "html") in published else None
+    feeds = dirs.feeds if feeds_files.key in published else None
+    report = dirs.report if report_html.key in published else None
     return RunSummary(results, warehouse, mart_rows, sandbox_url, feeds=feeds, report=report,
                       published=pub.success)

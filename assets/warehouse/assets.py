@@ -1,13 +1,17 @@
-"""The one writer of ``warehouse.duckdb``: rebuilds from the lake and publishes atomically."""
-
+"""Warehouse layer: the one writer of ``warehouse.duckdb``, rebuilt from the lake and published atomically."""
 
 from dagster import AssetExecutionContext, AssetKey, MaterializeResult, MetadataValue, asset
 
-from pipeline.resources import DataDirResource
-from pipeline.storage import crash_point, file_lock
+from pipeline.core import schemas
+from pipeline.core.crash import crash_point
+from pipeline.core.files import file_lock
 from warehouse.build import MART_KEYS, build_warehouse, connect_readonly
 
-from .lake.assets import DAILY_LAKE_ASSETS
+from ..lake.assets import lake_key
+from ..raw.assets import COURSE_PROGRESS
+from ..resources import DataDirResource
+
+WAREHOUSE_KEY = AssetKey(["warehouse", "duckdb"])
 
 MARTS = tuple(MART_KEYS)
 
@@ -24,13 +28,13 @@ def _previews(path, tables, limit: int = 10) -> dict[str, str]:
 
 
 @asset(
-    key=["warehouse", "duckdb"],
+    key=WAREHOUSE_KEY,
     group_name="warehouse",
     kinds={"duckdb", "sql"},
-    deps=[a.key for a in DAILY_LAKE_ASSETS] + [AssetKey(["lake", "course_progress"])],
+    deps=[lake_key(t) for t in schemas.DAILY_TABLES] + [lake_key(COURSE_PROGRESS)],
     pool="liveclass_warehouse",
     description="Star schema and marts built from the whole lake by the SQL models in warehouse/models, "
-                "published atomically as $LIVECLASS_DATA_DIR/warehouse.duckdb (readers never blocked).",
+                "published atomically as warehouse.duckdb in the data directory (readers never blocked).",
 )
 def warehouse_duckdb(context: AssetExecutionContext, data_dir: DataDirResource) -> MaterializeResult:
     dirs = data_dir.dirs

@@ -12,8 +12,9 @@ from __future__ import annotations
 
 import pyarrow as pa
 
-TZ = "Asia/Shanghai"
-TS = pa.timestamp("us", tz=TZ)
+from .calendar import TZ_NAME
+
+TS = pa.timestamp("us", tz=TZ_NAME)
 
 LESSONS = pa.schema(
     [
@@ -65,8 +66,6 @@ AWARDS = pa.schema(  # API 25, students with at least one star
         pa.field("award_num", pa.int32(), nullable=False),
     ]
 )
-
-EVENT_TYPES = ("onstage", "handup", "reward", "toggle_mic_on", "toggle_mic_off", "reward_all")
 
 KEY_EVENT_COUNTS = pa.schema(  # API 27, (lesson, user, type) with count > 0
     [

@@ -1,4 +1,4 @@
-"""Atomic file publishing and the data-directory layout.
+"""Atomic files and locks on a local file system.
 
 Every file a reader may look at (raw pages, lake partitions, the warehouse,
 feeds, the report) is written to a temporary file in the same directory and
@@ -12,46 +12,13 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import os
-import signal
 import tempfile
-import threading
-from collections import Counter
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
+from .crash import crash_point
+
 TMP_PREFIX = ".tmp-"
-
-#: ``LIVECLASS_CRASH_AT=<point>[@<n>]``: SIGKILL this process the n-th time (default 1) it reaches
-#: ``crash_point(<point>)``.  For crash tests only; unset, a crash point costs one dict lookup.
-CRASH_ENV = "LIVECLASS_CRASH_AT"
-#: Every named crash point in the code, in the order a run reaches them.
-CRASH_POINTS = (
-    "raw.response",            # an API answer recorded, mid-extraction (raw/ page not yet written)
-    "raw.before_write",        # a raw asset's calls all done, its pages not yet written
-    "file.before_rename",      # any atomic file (raw page, lake Parquet, report) written + fsynced, not renamed
-    "lake.after_write",        # a lake partition renamed into place, Dagster not yet told
-    "warehouse.mid_build",     # the SQL models ran in the temporary database file
-    "warehouse.before_publish",  # the new build closed and fsynced, not yet renamed over warehouse.duckdb
-    "warehouse.after_publish",   # warehouse.duckdb replaced, Dagster not yet told, feeds not yet written
-    "feeds.before_swap",       # a complete feeds generation on disk, the feeds link not yet swapped
-)
-_crash_hits: Counter[str] = Counter()
-_crash_lock = threading.Lock()
-
-
-def crash_point(name: str) -> None:
-    """Die at once (SIGKILL, no cleanup) when ``$LIVECLASS_CRASH_AT`` names this point."""
-    spec = os.environ.get(CRASH_ENV)
-    if not spec:
-        return
-    point, _, nth = spec.partition("@")
-    if point != name:
-        return
-    with _crash_lock:
-        _crash_hits[name] += 1
-        hit = _crash_hits[name]
-    if hit >= int(nth or 1):
-        os.kill(os.getpid(), signal.SIGKILL)
 
 
 @contextlib.contextmanager
@@ -142,42 +109,3 @@ def file_lock(path: str | os.PathLike[str], *, blocking: bool = True,
         yield True
     finally:
         os.close(fd)
-
-
-class DataDir:
-    """Where everything lives under ``$LIVECLASS_DATA_DIR``."""
-
-    def __init__(self, root: str | os.PathLike[str]):
-        self.root = Path(root).resolve()
-
-    def raw_file(self, endpoint_group: str, day: str) -> Path:
-        return self.root / "raw" / endpoint_group / f"date={day}" / "pages.jsonl.gz"
-
-    def lake_dir(self) -> Path:
-        return self.root / "lake"
-
-    def lake_file(self, table: str, day: str) -> Path:
-        return self.root / "lake" / table / f"date={day}" / "part-0.parquet"
-
-    def lake_snapshot(self, table: str) -> Path:
-        return self.root / "lake" / table / "snapshot.parquet"
-
-    @property
-    def warehouse(self) -> Path:
-        return self.root / "warehouse.duckdb"
-
-    @property
-    def warehouse_lock(self) -> Path:
-        return self.root / ".warehouse.lock"
-
-    @property
-    def rate_limit_file(self) -> Path:
-        return self.root / ".ratelimit"
-
-    @property
-    def feeds(self) -> Path:
-        return self.root / "feeds"
-
-    @property
-    def report(self) -> Path:
-        return self.root / "report" / "index.html"

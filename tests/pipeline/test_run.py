@@ -11,7 +11,7 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from pipeline.partitions import TZ
+from pipeline.core.calendar import TZ
 
 pytestmark = pytest.mark.xdist_group("sandbox")
 
@@ -45,6 +45,26 @@ def test_run_on_embedded_sandbox_publishes_marts_covering_every_lesson(tmp_path)
     assert runs, "runs were not recorded in DAGSTER_HOME"
     q = liveclass(["query", "SELECT count(*) AS n FROM mart_daily_overview", "--format", "csv"], tmp_path)
     assert q.returncode == 0 and q.stdout.splitlines() == ["n", "2"]
+
+
+def test_run_with_the_shipped_env_example_as_is(tmp_path):
+    """Relative LIVECLASS_DATA_DIR and DAGSTER_HOME (as .env.example ships them) resolve against the cwd."""
+    lines = (Path(__file__).parents[2] / ".env.example").read_text().splitlines()
+    env = dict(line.split("=", 1) for line in lines if line and not line.startswith("#"))
+    assert env["DAGSTER_HOME"].startswith("./") and env["LIVECLASS_DATA_DIR"].startswith("./")
+    day = (datetime.now(TZ).date() - timedelta(days=1)).isoformat()
+    full_env = {k: v for k, v in os.environ.items() if not k.startswith(("LIVECLASS_", "DAGSTER_"))} | env
+    proc = subprocess.run([sys.executable, "-m", "pipeline.cli", "run", "--start", day, "--end", day],
+                          env=full_env, cwd=tmp_path, capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert (tmp_path / "data" / "warehouse.duckdb").exists()
+    assert (tmp_path / "dagster_home" / "dagster.yaml").exists()
+
+
+def test_bad_setting_is_one_line_and_exit_2(tmp_path):
+    proc = liveclass(["run"], tmp_path, LIVECLASS_CONCURRENCY="many")
+    assert proc.returncode == 2 and proc.stderr.strip() == "liveclass: LIVECLASS_CONCURRENCY='many' is not an integer."
+    assert not (tmp_path / "data").exists()
 
 
 def test_incomplete_day_is_refused_before_anything_is_written(tmp_path):
@@ -96,21 +116,21 @@ def test_failed_report_still_reports_the_published_warehouse(tmp_path):
     assert (tmp_path / "data" / "warehouse.duckdb").exists() and (tmp_path / "data" / "feeds" / "manifest.json").exists()
 
 
-def test_resolve_window_with_one_or_no_bound(monkeypatch):
+def test_resolve_window_with_one_or_no_bound():
     from datetime import date
 
-    from pipeline.main_job import ConfigError, resolve_window
+    from pipeline.run import ConfigError, resolve_window
 
-    monkeypatch.setenv("LIVECLASS_START_DATE", "2026-01-01")
+    FIRST = date(2026, 1, 1)
     now = datetime(2026, 11, 20, 8, 0, tzinfo=TZ)
     d = date.fromisoformat
-    assert resolve_window(None, None, now) == [d("2026-11-13") + timedelta(days=i) for i in range(7)]
-    assert resolve_window(None, d("2026-11-01"), now) == [d("2026-11-01")]
-    assert resolve_window(d("2026-11-17"), None, now) == [d("2026-11-17"), d("2026-11-18"), d("2026-11-19")]
+    assert resolve_window(None, None, FIRST, now) == [d("2026-11-13") + timedelta(days=i) for i in range(7)]
+    assert resolve_window(None, d("2026-11-01"), FIRST, now) == [d("2026-11-01")]
+    assert resolve_window(d("2026-11-17"), None, FIRST, now) == [d("2026-11-17"), d("2026-11-18"), d("2026-11-19")]
     for start, end, words in [(d("2026-11-20"), None, "--start 2026-11-20 is not a complete day"),
                               (None, d("2026-11-20"), "--end 2026-11-20 is not a complete day"),
                               (d("2026-11-10"), d("2026-11-09"), "--end 2026-11-09 is before --start"),
                               (d("2025-12-30"), d("2025-12-31"), "LIVECLASS_START_DATE=2025-12-30")]:
         with pytest.raises(ConfigError) as err:
-            resolve_window(start, end, now)
+            resolve_window(start, end, FIRST, now)
         assert words in str(err.value)

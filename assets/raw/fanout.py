@@ -1,0 +1,84 @@
+"""What the raw pages of one step tell the next step to ask for.
+
+Lenient on purpose: a value that is not a usable id or count is skipped here, and
+the lake's normalizer, which reads the same pages, fails on it with a
+:class:`~pipeline.core.coerce.DataDriftError` naming endpoint and field.  So a
+payload problem always surfaces in the lake, with every raw page on disk.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from pipeline.api.catalog import path_of
+from pipeline.core.coerce import DataDriftError, to_int
+
+API17, API27, API30 = path_of("17"), path_of("27"), path_of("30")
+
+Record = Mapping[str, Any]
+
+
+def _int(value: Any) -> int | None:
+    try:
+        return to_int(value, "", "")
+    except DataDriftError:
+        return None
+
+
+def _data(rec: Record) -> Any:
+    body = rec.get("body")
+    return body.get("data") if isinstance(body, Mapping) else None
+
+
+def lesson_ids(items: Iterable[Any]) -> list[int]:
+    """The usable lesson ids among API 17 items."""
+    ids = (_int(item.get("lesson_id")) if isinstance(item, Mapping) else None for item in items)
+    return sorted({lid for lid in ids if lid is not None})
+
+
+def window_lesson_ids(records: Iterable[Record]) -> list[int]:
+    """Lesson ids of API 17's window, from its raw pages."""
+    items: list[Any] = []
+    for rec in records:
+        data = _data(rec) if rec["path"] == API17 else None
+        if isinstance(data, list):
+            items.extend(data)
+    return lesson_ids(items)
+
+
+def known_lesson_classes(records: Iterable[Record]) -> dict[int, Record]:
+    """Lesson id -> the API 30 record of an earlier extraction."""
+    out: dict[int, Record] = {}
+    for rec in records:
+        lid = _int(rec["params"].get("lessonId")) if rec["path"] == API30 else None
+        if lid is not None:
+            out[lid] = rec
+    return out
+
+
+def class_ids(records: Iterable[Record]) -> set[int]:
+    """Class ids in API 30 answers."""
+    out: set[int] = set()
+    for rec in records:
+        data = _data(rec) if rec["path"] == API30 else None
+        cid = _int(data.get("id")) if isinstance(data, Mapping) else None
+        if cid is not None:
+            out.add(cid)
+    return out
+
+
+def positive_event_triples(records: Iterable[Record]) -> list[tuple[int, int, str]]:
+    """(lesson, user, type) with an API 27 count above zero: the only API 28 calls worth making."""
+    out: set[tuple[int, int, str]] = set()
+    for rec in records:
+        if rec["path"] != API27:
+            continue
+        lid, etype, data = _int(rec["params"].get("lid")), rec["params"].get("event_type"), _data(rec)
+        if lid is None or not isinstance(data, Mapping):
+            continue
+        for uid, n in data.items():
+            user, count = _int(uid), _int(n)
+            if user is not None and count is not None and count > 0:
+                out.add((lid, user, etype))
+    return sorted(out)

@@ -1,0 +1,1 @@
+"""Warehouse layer: the Dagster asset that builds and publishes warehouse.duckdb (SQL in warehouse/)."""

@@ -1,0 +1,106 @@
+"""The data directory's layout: the one place that spells a path under it.
+
+::
+
+    raw/<group>/date=YYYY-MM-DD/pages.jsonl.gz     exact API answers + request params
+    raw/<group>/snapshot.jsonl.gz                  non-daily answers (course progress)
+    lake/<table>/date=YYYY-MM-DD/part-0.parquet    typed daily tables
+    lake/<table>/snapshot.parquet                  typed snapshot tables
+    warehouse.duckdb                               published atomically
+    feeds -> .feeds-generations/<id>/              swapped atomically
+    report/index.html
+    .run.lock .warehouse.lock .feeds.lock .ratelimit  coordination files
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+RAW_PAGES = "pages.jsonl.gz"
+RAW_SNAPSHOT = "snapshot.jsonl.gz"
+LAKE_PART = "part-0.parquet"
+LAKE_SNAPSHOT = "snapshot.parquet"
+FEEDS_GENERATIONS = ".feeds-generations"
+
+
+def partition_dir(day: str) -> str:
+    return f"date={day}"
+
+
+class DataDir:
+    """Where everything lives under the data directory (``Settings.data_dir``)."""
+
+    def __init__(self, root: str | os.PathLike[str]):
+        self.root = Path(root).resolve()
+
+    def __repr__(self) -> str:
+        return f"DataDir({str(self.root)!r})"
+
+    # -- raw ------------------------------------------------------------------------
+    def raw_file(self, group: str, day: str) -> Path:
+        return self.root / "raw" / group / partition_dir(day) / RAW_PAGES
+
+    def raw_snapshot(self, group: str) -> Path:
+        return self.root / "raw" / group / RAW_SNAPSHOT
+
+    def raw_files(self, group: str | None = None) -> list[Path]:
+        """Every raw page file (of one group, or of all), sorted."""
+        return sorted((self.root / "raw").glob(f"{group or '*'}/{partition_dir('*')}/{RAW_PAGES}"))
+
+    # -- lake -----------------------------------------------------------------------
+    def lake_dir(self) -> Path:
+        return self.root / "lake"
+
+    def lake_file(self, table: str, day: str) -> Path:
+        return self.lake_dir() / table / partition_dir(day) / LAKE_PART
+
+    def lake_files(self, table: str) -> list[Path]:
+        """Every daily partition file of a lake table, oldest first."""
+        return lake_files(self.lake_dir(), table)
+
+    def lake_snapshot(self, table: str) -> Path:
+        return self.lake_dir() / table / LAKE_SNAPSHOT
+
+    # -- warehouse and what is published from it --------------------------------------
+    @property
+    def warehouse(self) -> Path:
+        return self.root / "warehouse.duckdb"
+
+    @property
+    def feeds(self) -> Path:
+        return self.root / "feeds"
+
+    @property
+    def feeds_generations(self) -> Path:
+        return self.root / FEEDS_GENERATIONS
+
+    @property
+    def feeds_lock(self) -> Path:
+        return self.root / ".feeds.lock"
+
+    @property
+    def report(self) -> Path:
+        return self.root / "report" / "index.html"
+
+    # -- coordination ---------------------------------------------------------------
+    @property
+    def run_lock(self) -> Path:
+        return self.root / ".run.lock"
+
+    @property
+    def warehouse_lock(self) -> Path:
+        return self.root / ".warehouse.lock"
+
+    @property
+    def rate_limit_file(self) -> Path:
+        return self.root / ".ratelimit"
+
+
+def lake_files(lake_dir: Path, table: str) -> list[Path]:
+    """Every daily partition file of ``table`` under a lake folder, oldest first."""
+    return sorted((Path(lake_dir) / table).glob(f"{partition_dir('*')}/*.parquet"))
+
+
+def lake_snapshot_file(lake_dir: Path, table: str) -> Path:
+    return Path(lake_dir) / table / LAKE_SNAPSHOT

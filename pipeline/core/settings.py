@@ -1,0 +1,161 @@
+"""Settings: the one reader of the ``LIVECLASS_*`` variables and ``DAGSTER_HOME``.
+
+Everything else receives a :class:`Settings` value (or the pieces it needs) as an
+argument; nothing reads or writes the environment for settings.  Relative paths
+are resolved against the working directory when read, so the shipped
+``.env.example`` (``LIVECLASS_DATA_DIR=./data``, ``DAGSTER_HOME=./dagster_home``)
+works as is.  A value that cannot be used raises :class:`SettingsError` with one
+line naming the variable.
+
+======================== ============================================ =====================
+variable                 meaning                                      default
+======================== ============================================ =====================
+LIVECLASS_BASE_URL       the platform's openAPI                       unset: the embedded sandbox
+LIVECLASS_APP_ID         applicationID                                (required with a URL)
+LIVECLASS_SECRET         the application's secret                     (required with a URL)
+LIVECLASS_DATA_DIR       raw pages, lake, warehouse, feeds, report    ./data
+LIVECLASS_RATE_LIMIT     requests/s, every process together; 0 = off  20 (0 on the sandbox)
+LIVECLASS_CONCURRENCY    concurrent requests per process              8
+LIVECLASS_START_DATE     first daily partition                        2026-01-01
+LIVECLASS_LOOKBACK_DAYS  days the nightly tick re-extracts            2
+DAGSTER_HOME             Dagster's instance folder                    ./dagster_home
+======================== ============================================ =====================
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import date
+from pathlib import Path
+
+from .layout import DataDir
+
+BASE_URL = "LIVECLASS_BASE_URL"
+APP_ID = "LIVECLASS_APP_ID"
+SECRET = "LIVECLASS_SECRET"
+DATA_DIR = "LIVECLASS_DATA_DIR"
+RATE_LIMIT = "LIVECLASS_RATE_LIMIT"
+CONCURRENCY = "LIVECLASS_CONCURRENCY"
+START_DATE = "LIVECLASS_START_DATE"
+LOOKBACK_DAYS = "LIVECLASS_LOOKBACK_DAYS"
+WAREHOUSE = "LIVECLASS_WAREHOUSE"
+DAGSTER_HOME = "DAGSTER_HOME"
+#: Crash tests only: ``<point>[@<n>]``, see :mod:`pipeline.core.crash`.
+CRASH_AT = "LIVECLASS_CRASH_AT"
+
+DEFAULT_RATE_LIMIT = 20.0
+DEFAULT_START_DATE = date(2026, 1, 1)
+
+
+class SettingsError(ValueError):
+    """A setting that cannot be used; its text is one line naming the variable."""
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Every setting of liveclass, as values.
+
+    ``base_url`` None means: use the embedded sandbox (``liveclass run`` starts it
+    and calls :meth:`with_api`).  ``secret_env`` names the variable the secret came
+    from, so Dagster resources can take it as an ``EnvVar`` and the UI never shows it.
+    """
+
+    base_url: str | None = None
+    app_id: str | None = None
+    secret: str | None = field(default=None, repr=False)
+    secret_env: str | None = None
+    data_dir: Path = field(default_factory=lambda: Path("data").resolve())
+    rate_limit: float | None = None  # None: the default for the platform in use
+    concurrency: int = 8
+    start_date: date = DEFAULT_START_DATE
+    lookback_days: int = 2
+    dagster_home: Path = field(default_factory=lambda: Path("dagster_home").resolve())
+    warehouse: Path | None = None  # `liveclass query --warehouse` default; None: the data dir's
+
+    # -- reading ----------------------------------------------------------------------
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None, *, cwd: str | os.PathLike | None = None) -> Settings:
+        """Settings from ``env`` (default ``os.environ``); relative paths resolved against ``cwd``."""
+        env = os.environ if env is None else env
+        base = Path(cwd) if cwd is not None else Path.cwd()
+
+        def text(name: str) -> str | None:
+            value = env.get(name)
+            return value.strip() if value is not None and value.strip() else None
+
+        def path(name: str, default: str) -> Path:
+            return (base / Path(text(name) or default).expanduser()).resolve()
+
+        def number(name: str, kind: type, default, lo: float) -> float | int:
+            raw = text(name)
+            if raw is None:
+                return default
+            try:
+                value = kind(raw)
+            except ValueError:
+                raise SettingsError(f"{name}={raw!r} is not {'an integer' if kind is int else 'a number'}.") from None
+            if value < lo:
+                raise SettingsError(f"{name}={raw!r} must be at least {lo:g}.")
+            return value
+
+        start = text(START_DATE)
+        try:
+            start_date = date.fromisoformat(start) if start else DEFAULT_START_DATE
+        except ValueError:
+            raise SettingsError(f"{START_DATE}={start!r} is not a date YYYY-MM-DD.") from None
+        base_url = text(BASE_URL)
+        warehouse = text(WAREHOUSE)
+        return cls(
+            base_url=base_url,
+            app_id=text(APP_ID),
+            secret=env.get(SECRET) or None,
+            secret_env=SECRET if base_url and env.get(SECRET) else None,
+            data_dir=path(DATA_DIR, "data"),
+            rate_limit=number(RATE_LIMIT, float, None, 0),
+            concurrency=number(CONCURRENCY, int, 8, 1),
+            start_date=start_date,
+            lookback_days=number(LOOKBACK_DAYS, int, 2, 0),
+            dagster_home=path(DAGSTER_HOME, "dagster_home"),
+            warehouse=(base / warehouse).resolve() if warehouse else None,
+        )
+
+    # -- deriving ---------------------------------------------------------------------
+
+    @property
+    def uses_sandbox(self) -> bool:
+        return self.base_url is None
+
+    @property
+    def dirs(self) -> DataDir:
+        return DataDir(self.data_dir)
+
+    @property
+    def requests_per_second(self) -> float:
+        """The rate limit in force: the configured one, else 20/s (0, no limit, on the sandbox)."""
+        if self.rate_limit is not None:
+            return self.rate_limit
+        return 0.0 if self.uses_sandbox else DEFAULT_RATE_LIMIT
+
+    def missing_credentials(self) -> list[str]:
+        """The credential variables a configured platform still needs."""
+        if self.uses_sandbox:
+            return []
+        return [name for name, value in ((APP_ID, self.app_id), (SECRET, self.secret)) if not value]
+
+    def with_api(self, base_url: str, app_id: str, secret: str) -> Settings:
+        """The same settings pointed at another API (the embedded sandbox); the secret is a plain value."""
+        rate = self.rate_limit if self.rate_limit is not None else 0.0  # no need to be polite to our own sandbox
+        return dataclasses.replace(self, base_url=base_url, app_id=app_id, secret=secret, secret_env=None,
+                                   rate_limit=rate)
+
+    def replace(self, **changes) -> Settings:
+        return dataclasses.replace(self, **changes)
+
+
+def crash_spec() -> str | None:
+    """``$LIVECLASS_CRASH_AT`` (crash tests only), read on each call so a test's subprocess sees its own."""
+    return os.environ.get(CRASH_AT) or None

@@ -1,0 +1,65 @@
+"""What a sandbox is started with: :class:`SandboxConfig` and the built-in applications.
+
+The credentials below are **sandbox-only**: they open nothing but a local
+sandbox and must never be used against the real platform.  Any secret length
+works with the signMsg codec (the AES key is the secret NUL-padded or cut to
+32 bytes, as PHP's openssl_encrypt does).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from .drift import normalize_mode
+from .faults import parse_fault_kinds
+
+__all__ = ["DEFAULT_APP_ID", "INACTIVE_APP_ID", "DEFAULT_SECRET", "SandboxConfig"]
+
+DEFAULT_APP_ID = "liveclass-sandbox"
+#: A second built-in application with active=0 (answers 20004); same secret.
+INACTIVE_APP_ID = "liveclass-sandbox-inactive"
+DEFAULT_SECRET = "sandbox-secret-not-for-production"
+
+
+@dataclass
+class SandboxConfig:
+    host: str = "127.0.0.1"
+    port: int = 0  # 0: a free port
+    seed: int = 7
+    app_id: str = DEFAULT_APP_ID
+    secret: str = DEFAULT_SECRET
+    lessons_per_day: int = 40
+    latency_ms: float = 0.0
+    fault_rate: float = 0.0
+    slow_seconds: float = 35.0  # the "slower than a client's read timeout" fault
+    retry_after: int = 1  # Retry-After of the HTTP 429 fault, seconds
+    # the fault mix (see sandbox/faults.py): () = the default kinds; opt-in: swap, nodata, implausible, oversized;
+    # "default" and "all" expand; a comma-separated string is accepted
+    fault_kinds: tuple[str, ...] = ()
+    header_timeout: float = 10.0  # a request's headers must arrive within this many seconds (0: no limit)
+    now: datetime | None = None  # simulated clock; None: the wall clock
+    drift: bool | str = False  # schema drift: False/"off", True/"harmless" or "harmful" (see sandbox/drift.py)
+    convert_seconds: float = 3.0  # courseware conversion time (API 6 -> API 7 convert_status 0 -> 2)
+    log_level: str = "warning"
+
+    def __post_init__(self) -> None:
+        self.fault_kinds = parse_fault_kinds(self.fault_kinds)
+        if self.header_timeout < 0:
+            raise ValueError("header_timeout must not be negative")
+
+    def cli_args(self) -> list[str]:
+        """The ``liveclass sandbox`` flags reproducing this config."""
+        args = ["--host", self.host, "--port", str(self.port), "--seed", str(self.seed), "--app-id", self.app_id,
+                "--secret", self.secret, "--lessons-per-day", str(self.lessons_per_day), "--latency-ms",
+                str(self.latency_ms), "--fault-rate", str(self.fault_rate), "--slow-seconds", str(self.slow_seconds),
+                "--retry-after", str(self.retry_after), "--convert-seconds", str(self.convert_seconds),
+                "--header-timeout", str(self.header_timeout), "--log-level", self.log_level]
+        if self.fault_kinds:
+            args += ["--fault-kinds", ",".join(self.fault_kinds)]
+        if self.now is not None:
+            args += ["--now", self.now.strftime("%Y-%m-%d %H:%M:%S")]
+        mode = normalize_mode(self.drift)
+        if mode:
+            args += ["--drift", mode]
+        return args

@@ -1,0 +1,214 @@
+"""The :class:`School`: lookups by id, day and lesson over the roster, the timetable and the activity.
+
+Everything is generated on demand and kept in bounded ``lru_cache``s held by
+the instance (one term template per term, the lessons of a day, a held lesson's
+whole activity, its view at ``now``), so memory does not grow with the width of
+the calendar.
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+from datetime import date, datetime, timedelta
+
+from pipeline.core.calendar import TZ
+
+from .activity import AFTER, BEFORE, Full, build_full, cut_activity, empty_activity, never_held, view_key
+from .model import (
+    API_LESSON_ID_BASE,
+    CLASSROOM_ID_BASE,
+    CLASSROOM_TERM_STRIDE,
+    LESSON_EPOCH,
+    LESSON_ID_BASE,
+    MAX_SEGMENTS,
+    MIN_LESSON_ID,
+    Activity,
+    Classroom,
+    Courseware,
+    Lesson,
+    Person,
+)
+from .roster import build_coursewares, build_roster
+from .timetable import Lane, Segment, Term, build_term, day_of, make_lesson, term_of, term_start
+
+
+class School:
+    """Deterministic synthetic school; see the package docstring for ids and distributions."""
+
+    def __init__(self, seed: int = 7, lessons_per_day: int = 40, now: datetime | None = None):
+        if not 1 <= lessons_per_day <= 999:
+            raise ValueError("lessons_per_day must be in 1..999")
+        self.seed = int(seed)
+        self.lessons_per_day = int(lessons_per_day)
+        self._now: datetime = self._normalise_now(now)
+        self.n_teachers = max(8, math.ceil(60 * lessons_per_day / 40))
+        self.n_students = max(120, 60 * lessons_per_day)
+        self._roster = build_roster(self.seed, self.n_teachers, self.n_students)
+        self._coursewares = build_coursewares(self.seed)
+        # Bounded per-instance caches (keys do not include the seed: one cache per school).
+        self._term_cached = functools.lru_cache(maxsize=6)(self._build_term)
+        self._lessons_on_cached = functools.lru_cache(maxsize=512)(self._build_lessons_on)
+        self._full_cached = functools.lru_cache(maxsize=1024)(self._build_full)
+        self._activity_cached = functools.lru_cache(maxsize=2048)(self._build_activity)
+
+    # ------------------------------------------------------------------ clock
+
+    @staticmethod
+    def _normalise_now(now: datetime | None) -> datetime:
+        if now is None:
+            return datetime.now(TZ).replace(second=0, microsecond=0)
+        if now.tzinfo is None:
+            return now.replace(tzinfo=TZ)
+        return now.astimezone(TZ)
+
+    @property
+    def now(self) -> datetime:
+        return self._now
+
+    @now.setter
+    def now(self, value: datetime | None) -> None:
+        self._now = self._normalise_now(value)
+
+    # ------------------------------------------------------------------ people
+
+    def teachers(self) -> tuple[Person, ...]:
+        return self._roster.teachers
+
+    def students(self) -> tuple[Person, ...]:
+        return self._roster.students
+
+    def people(self) -> tuple[Person, ...]:
+        return self._roster.teachers + self._roster.students
+
+    def person(self, user_id: int) -> Person | None:
+        return self._roster.person(user_id)
+
+    def person_by_mobile(self, mobile: int) -> Person | None:
+        return self._roster.person_by_mobile(mobile)
+
+    # ------------------------------------------------------------------ courseware
+
+    def coursewares(self) -> tuple[Courseware, ...]:
+        return self._coursewares
+
+    # ------------------------------------------------------------------ terms
+
+    term_of = staticmethod(term_of)
+    term_start = staticmethod(term_start)
+
+    def _build_term(self, term: int) -> Term:
+        return build_term(self.seed, self.lessons_per_day, self._roster, term)
+
+    def _term(self, term: int) -> Term:
+        return self._term_cached(term)
+
+    # ------------------------------------------------------------------ classrooms
+
+    def _locate_classroom(self, classroom_id: int) -> tuple[Term, Lane, Segment] | None:
+        try:
+            classroom_id = int(classroom_id)
+        except (TypeError, ValueError):
+            return None
+        term, rest = divmod(classroom_id - CLASSROOM_ID_BASE, CLASSROOM_TERM_STRIDE)
+        if rest >= 7 * self.lessons_per_day * MAX_SEGMENTS or not -99 <= term <= 2_000:
+            return None
+        tpl = self._term(term)
+        hit = tpl.classrooms.get(classroom_id)
+        if hit is None:
+            return None
+        return tpl, hit[0], hit[1]
+
+    def classroom(self, classroom_id: int) -> Classroom | None:
+        hit = self._locate_classroom(classroom_id)
+        return hit[2].classroom if hit else None
+
+    def classrooms_on(self, day: date) -> tuple[Classroom, ...]:
+        day = day_of(day)
+        tpl = self._term(term_of(day))
+        return tuple(c for c in tpl.classroom_list if c.first_day <= day <= c.last_day)
+
+    def classroom_lessons(self, classroom_id: int) -> tuple[Lesson, ...]:
+        hit = self._locate_classroom(classroom_id)
+        if hit is None:
+            return ()
+        tpl, lane, seg = hit
+        out = []
+        for w in range(seg.first_week, seg.last_week + 1):
+            day = tpl.start + timedelta(days=7 * w + lane.weekday)
+            out.append(make_lesson(self.seed, tpl, day, lane.slot))
+        return tuple(out)
+
+    # ------------------------------------------------------------------ lessons
+
+    @staticmethod
+    def lesson_id_for(day: date, slot: int) -> int:
+        return LESSON_ID_BASE + (day_of(day) - LESSON_EPOCH).days * 1000 + slot
+
+    def _build_lessons_on(self, day: date) -> tuple[Lesson, ...]:
+        tpl = self._term(term_of(day))
+        return tuple(make_lesson(self.seed, tpl, day, slot) for slot in range(self.lessons_per_day))
+
+    def lessons_on(self, day: date) -> tuple[Lesson, ...]:
+        return self._lessons_on_cached(day_of(day))
+
+    def lesson(self, lesson_id: int) -> Lesson | None:
+        try:
+            lesson_id = int(lesson_id)
+        except (TypeError, ValueError):
+            return None
+        if not MIN_LESSON_ID <= lesson_id < API_LESSON_ID_BASE:
+            return None
+        days, slot = divmod(lesson_id - LESSON_ID_BASE, 1000)
+        if slot >= self.lessons_per_day:
+            return None
+        try:
+            day = LESSON_EPOCH + timedelta(days=days)
+        except OverflowError:
+            return None
+        return self.lessons_on(day)[slot]
+
+    # ------------------------------------------------------------------ status & activity
+
+    def never_held(self, lesson: Lesson) -> bool:
+        """Whether the lesson is one of the ~3 % that are scheduled but never held."""
+        return never_held(self.seed, lesson.id)
+
+    def status(self, lesson: Lesson) -> int:
+        """The lesson's status as of ``now`` (cheap: no activity is generated)."""
+        now = self._now
+        if lesson.start > now:
+            return 0
+        if now < lesson.end:
+            return 1
+        return 3 if self.never_held(lesson) else 2
+
+    def activity(self, lesson: Lesson) -> Activity:
+        return self._activity_cached(lesson, view_key(lesson, self._now))
+
+    def category_of(self, lesson: Lesson) -> int:
+        """The category of the lesson's classroom (inferred from the class size if unknown)."""
+        return self._category(lesson)[0]
+
+    def _category(self, lesson: Lesson) -> tuple[int, int, int]:
+        """(category, need_lian_mai, is_replay) of the lesson's classroom (inferred if unknown)."""
+        c = self.classroom(lesson.classroom_id)
+        if c is not None:
+            return c.category, c.need_lian_mai, c.is_replay
+        n = len(lesson.student_ids)
+        return (0 if n <= 1 else 7 if n <= 12 else 2), 0, 1
+
+    def _build_full(self, lesson: Lesson) -> Full:
+        cat, lian_mai, _ = self._category(lesson)
+        return build_full(lesson, seed=self.seed, category=cat, lian_mai=lian_mai, roster=self._roster)
+
+    def _build_activity(self, lesson: Lesson, key: int) -> Activity:
+        """``key``: ``BEFORE``, ``AFTER`` or the in-class cut in seconds since the start."""
+        if key == BEFORE:
+            return empty_activity(lesson, 0)
+        finished = key == AFTER
+        if self.never_held(lesson):
+            return empty_activity(lesson, 3 if finished else 1)
+        full = self._full_cached(lesson)
+        has_replay = finished and bool(self._category(lesson)[2])
+        return cut_activity(lesson, full, None if finished else key, has_replay)

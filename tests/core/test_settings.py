@@ -1,0 +1,55 @@
+"""Settings: the one reader of the environment; relative paths resolved, bad values in one line."""
+
+from datetime import date
+
+import pytest
+
+from pipeline.core.settings import Settings, SettingsError
+
+
+def test_defaults_use_the_sandbox_and_resolve_paths_against_cwd(tmp_path):
+    s = Settings.from_env({}, cwd=tmp_path)
+    assert s.uses_sandbox and s.base_url is None
+    assert s.data_dir == tmp_path / "data" and s.dagster_home == tmp_path / "dagster_home"
+    assert (s.concurrency, s.lookback_days, s.start_date) == (8, 2, date(2026, 1, 1))
+    assert s.requests_per_second == 0.0  # the sandbox needs no politeness
+
+
+def test_env_example_as_shipped_resolves(tmp_path):
+    from pathlib import Path
+
+    lines = (Path(__file__).parents[2] / ".env.example").read_text().splitlines()
+    env = dict(line.split("=", 1) for line in lines if line and not line.startswith("#"))
+    s = Settings.from_env(env, cwd=tmp_path)
+    assert s.dagster_home.is_absolute() and s.dagster_home == tmp_path / "dagster_home"
+    assert s.data_dir == tmp_path / "data"
+    assert s.uses_sandbox  # the platform lines ship commented out
+    commented = {line.lstrip("# ").split("=", 1)[0]: line.lstrip("# ").split("=", 1)[1]
+                 for line in lines if line.startswith("# LIVECLASS_") and "=" in line}
+    real = Settings.from_env({**env, **commented}, cwd=tmp_path)
+    assert not real.uses_sandbox and real.secret_env == "LIVECLASS_SECRET" and real.requests_per_second == 20.0
+    assert "your-secret" not in repr(real)
+
+
+def test_with_api_points_at_the_sandbox_with_plain_values(tmp_path):
+    s = Settings.from_env({"LIVECLASS_RATE_LIMIT": "5"}, cwd=tmp_path).with_api("http://127.0.0.1:1", "app", "sec")
+    assert (s.base_url, s.app_id, s.secret, s.secret_env, s.requests_per_second) == (
+        "http://127.0.0.1:1", "app", "sec", None, 5.0)
+    assert s.missing_credentials() == []
+
+
+@pytest.mark.parametrize("name,value,words", [
+    ("LIVECLASS_RATE_LIMIT", "fast", "LIVECLASS_RATE_LIMIT='fast' is not a number"),
+    ("LIVECLASS_CONCURRENCY", "0", "LIVECLASS_CONCURRENCY='0' must be at least 1"),
+    ("LIVECLASS_LOOKBACK_DAYS", "two", "LIVECLASS_LOOKBACK_DAYS='two' is not an integer"),
+    ("LIVECLASS_START_DATE", "2026-13-01", "LIVECLASS_START_DATE='2026-13-01' is not a date"),
+])
+def test_bad_values_are_one_line_naming_the_variable(tmp_path, name, value, words):
+    with pytest.raises(SettingsError) as err:
+        Settings.from_env({name: value}, cwd=tmp_path)
+    assert words in str(err.value) and "\n" not in str(err.value)
+
+
+def test_missing_credentials_with_a_url(tmp_path):
+    s = Settings.from_env({"LIVECLASS_BASE_URL": "https://x.invalid", "LIVECLASS_APP_ID": "a"}, cwd=tmp_path)
+    assert s.missing_credentials() == ["LIVECLASS_SECRET"]
