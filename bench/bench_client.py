@@ -33,6 +33,7 @@ sys.path.insert(0, str(ROOT / "tests" / "api"))
 import requests  # noqa: E402
 
 from pipeline.api import LiveClassClient  # noqa: E402
+from pipeline.api.secret import Secret  # noqa: E402
 from pipeline.api.signing import encode_sign_msg  # noqa: E402
 
 APP_ID = "3212f5f463edb370ff55d3c3a7a15c8f"
@@ -82,16 +83,16 @@ def main() -> None:
         raw = requests.Session()
         raw.mount("http://", requests.adapters.HTTPAdapter(pool_maxsize=10, max_retries=0))
         body_bytes = json.dumps(BODY, ensure_ascii=False).encode()
+        key = Secret(SECRET)
         results = {}
         for label, (path, params) in PARAM_SETS.items():
             sign = encode_sign_msg(params, SECRET)
             form = {"applicationID": APP_ID, "signMsg": sign}
 
-            def do_raw():
-                r = raw.post(url + path, data=form, timeout=(3.05, 30.0))
-                r.content
+            def do_raw(path=path, form=form):
+                _ = raw.post(url + path, data=form, timeout=(3.05, 30.0)).content
 
-            def do_client():
+            def do_client(path=path, params=params):
                 client.call(path, params)
 
             for _ in range(200):  # warm up both pools
@@ -101,7 +102,7 @@ def main() -> None:
             for _ in range(args.blocks):
                 raws.append(per_call(do_raw, args.calls))
                 clients.append(per_call(do_client, args.calls))
-            sign_t = per_call(lambda: encode_sign_msg(params, SECRET), 5000)
+            sign_t = per_call(lambda params=params: encode_sign_msg(params, key), 5000)  # the client holds its Secret
             json_t = per_call(lambda: json.loads(body_bytes), 5000)
             r, c = statistics.median(raws), statistics.median(clients)
             results[label] = {"raw_ms": r * 1e3, "client_ms": c * 1e3, "overhead_ms": (c - r) * 1e3,

@@ -1,13 +1,25 @@
-"""The openAPI client: signing, transport, retries, rate limiting and typed endpoints."""
+"""The openAPI client: signing, transport, retries, rate limiting and typed endpoints.
 
+    catalog      the endpoints (API number, path, method, write?), once
+    secret       the secret holder (hidden from repr, refuses pickling) and its derived keys
+    signing      the signMsg codec, byte-identical to the document's PHP
+    classify     what one HTTP answer means (pure)
+    retry        the retry policy: attempts, one deadline, backoff, the rule for writes
+    transport    one HTTP POST inside the deadline and the body-size limit
+    ratelimit    GCRA buckets for threads and for processes
+    concurrency  map_concurrent
+    stats        ClientStats
+    client       LiveClassClient, composing them; endpoints: its typed methods
+"""
+
+from .catalog import ENDPOINTS, Endpoint
 from .client import ClientStats, LiveClassClient
-from .endpoints import ENDPOINTS, Endpoint
 from .errors import (
     ApiError,
     AuthError,
+    OutcomeUnknown,
     PaginationError,
     ParameterError,
-    OutcomeUnknown,
     RetriesExhausted,
     RoutingError,
     TransientError,

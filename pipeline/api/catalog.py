@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from typing import NamedTuple
 
-__all__ = ["Endpoint", "ENDPOINTS", "BY_API", "BY_PATH", "PATHS", "WRITE_PATHS", "EVENT_TYPES", "path_of"]
+__all__ = ["Endpoint", "ENDPOINTS", "BY_API", "BY_PATH", "BY_METHOD", "PATHS", "WRITE_PATHS", "EVENT_TYPES", "path_of"]
 
 
 class Endpoint(NamedTuple):
@@ -21,6 +21,11 @@ class Endpoint(NamedTuple):
     method: str
     write: bool = False
     code_key: str = "error_code"
+
+    @property
+    def answers_data(self) -> bool:
+        """The documented success answer carries ``data`` (so ``status: 1`` without it is no answer)."""
+        return self.api in _ANSWERS_DATA
 
 
 _W = True
@@ -62,8 +67,13 @@ ENDPOINTS: tuple[Endpoint, ...] = tuple(Endpoint(*row) for row in (
     ("34", "/v2/data/teacher/inout", "get_teacher_inout", False, "code"),
 ))
 
+#: Reads whose documented success answer carries ``data`` (API 21 answers under top-level date keys).
+_ANSWERS_DATA = frozenset({"7", "16", "17", "18", "19", "20", "23", "24", "25", "26", "27", "28", "29", "30", "31",
+                           "34"})
+
 BY_API: dict[str, Endpoint] = {e.api: e for e in ENDPOINTS}
 BY_PATH: dict[str, Endpoint] = {e.path: e for e in ENDPOINTS}
+BY_METHOD: dict[str, Endpoint] = {e.method: e for e in ENDPOINTS}
 PATHS: dict[str, str] = {e.method: e.path for e in ENDPOINTS}
 #: Management endpoints: they change the platform's state.
 WRITE_PATHS = frozenset(e.path for e in ENDPOINTS if e.write)

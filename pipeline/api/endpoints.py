@@ -12,24 +12,32 @@ where the result is not in ``data`` (API 2 ``classroomId``, 3
 ``notEnterStudentIds``, 6 ``coursewareId``, 22 ``uid``), or the whole body
 where it carries several top-level results (API 8, API 21).
 
-:data:`ENDPOINTS` lists (API number, path, method name) for all 35.
+The client checks the *protocol* only: the envelope and codes (in
+:mod:`.classify`), the shape of ``data`` where a method needs it, and the
+consistency of pages (API 23's page / sumpage / count).  The *payload* (types
+and required fields of the records) is the lake normalizer's to check: APIs 27
+and 28, for instance, return their data as it came.
+
+The endpoint facts (:data:`ENDPOINTS`, :data:`PATHS`, :data:`WRITE_PATHS`,
+:data:`EVENT_TYPES`) come from :mod:`.catalog`, their one home.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import json
-import re
 import math
+import re
 from collections.abc import Iterable, Iterator, Mapping, Sequence
-from typing import Any, NamedTuple
-from zoneinfo import ZoneInfo
+from typing import Any
 
+from pipeline.core.calendar import TZ
+
+from .catalog import ENDPOINTS, EVENT_TYPES, PATHS, WRITE_PATHS, Endpoint
 from .errors import ApiError, PaginationError
 
-__all__ = ["ENDPOINTS", "Endpoint", "EndpointsMixin", "EVENT_TYPES", "BATCH_SIZE", "ATTENDANCE_PAGE_SIZE"]
-
-TZ = ZoneInfo("Asia/Shanghai")
+__all__ = ["ENDPOINTS", "Endpoint", "EndpointsMixin", "EVENT_TYPES", "PATHS", "WRITE_PATHS", "BATCH_SIZE",
+           "ATTENDANCE_PAGE_SIZE"]
 
 #: Lesson ids (or mobiles) per call for the batched lookups (API 19 documents at most 100).
 BATCH_SIZE = 100
@@ -37,65 +45,12 @@ BATCH_SIZE = 100
 ATTENDANCE_PAGE_SIZE = 40
 #: API 1 and API 3 take at most 50 entries per call.
 USERS_PER_CALL = 50
-#: Event types of APIs 27 and 28.
-EVENT_TYPES = ("onstage", "handup", "reward", "toggle_mic_on", "toggle_mic_off", "reward_all")
 
 FMT_MINUTE = "%Y-%m-%d %H:%M"        # YYYY-mm-dd HH:ii     (APIs 8, 15, 16)
 FMT_SECOND = "%Y-%m-%d %H:%M:%S"     # YYYY-mm-dd HH:ii:ss  (API 17, API 31's example)
 FMT_DAY = "%Y-%m-%d"                 # API 29 day, API 8.1 createDate
 FMT_HHMM = "%H:%M"                   # API 8.1 startTime / endTime
 
-
-class Endpoint(NamedTuple):
-    api: str
-    path: str
-    method: str
-
-
-ENDPOINTS: tuple[Endpoint, ...] = tuple(Endpoint(*row) for row in (
-    ("1", "/user/create", "create_users"),
-    ("2", "/classroom/create", "create_classroom"),
-    ("3", "/classroom/student/add", "add_classroom_students"),
-    ("4", "/classroom/courseware/add", "add_classroom_coursewares"),
-    ("5", "/classroom/delete", "delete_classroom"),
-    ("6", "/courseware/upload", "upload_courseware"),
-    ("7", "/courseware/list", "list_coursewares"),
-    ("8", "/lesson/create", "create_lesson"),
-    ("8.1", "/lesson/multi_create", "create_lessons"),
-    ("9", "/lesson/delete", "delete_lesson"),
-    ("10", "/lesson/add/disk", "add_lesson_coursewares"),
-    ("11", "/lesson/delete/disk", "remove_lesson_courseware"),
-    ("12", "/lesson/add/student", "add_lesson_students"),
-    ("13", "/lesson/delete/student", "remove_lesson_student"),
-    ("14", "/lesson/change/teacher", "change_lesson_teacher"),
-    ("15", "/lesson/edit", "edit_lesson"),
-    ("16", "/lesson/get_help_info", "get_help_info"),
-    ("17", "/lesson/get_class_info", "get_class_info"),
-    ("18", "/lesson/get_lesson_status", "get_lesson_status"),
-    ("19", "/lesson/info", "get_lesson_info"),
-    ("20", "/user/id", "get_user_ids"),
-    ("21", "/lesson/service/record", "get_service_record"),
-    ("22", "/user/edit", "edit_user_mobile"),
-    ("23", "/lesson/io/info", "get_attendance_page"),
-    ("24", "/lesson/replay/url", "get_replay_url"),
-    ("25", "/lesson/student/award", "get_student_awards"),
-    ("26", "/lesson/finish", "get_course_progress"),
-    ("27", "/lessonData/query", "get_key_event_counts"),
-    ("28", "/lessonData/user/query", "get_key_event_times"),
-    ("29", "/lessonData/status", "get_lesson_status_by_day"),
-    ("30", "/lesson/getClassInfo", "get_lesson_class"),
-    ("31", "/lesson/byUser", "get_user_lessons"),
-    ("32", "/user/editinfo", "edit_user_info"),
-    ("33", "/classroom/student/delete", "remove_classroom_student"),
-    ("34", "/v2/data/teacher/inout", "get_teacher_inout"),
-))
-
-PATHS: dict[str, str] = {e.method: e.path for e in ENDPOINTS}
-
-#: Management endpoints: they change the platform's state, so a lost answer is not retried blindly.
-WRITE_APIS = frozenset({"1", "2", "3", "4", "5", "6", "8", "8.1", "9", "10", "11", "12", "13", "14", "15",
-                        "22", "32", "33"})
-WRITE_PATHS = frozenset(e.path for e in ENDPOINTS if e.api in WRITE_APIS)
 
 #: API 2 options: documented name, plus a snake_case alias.
 _CLASSROOM_OPTIONS = {
@@ -497,40 +452,22 @@ class EndpointsMixin:
         """API 25 ``/lesson/student/award``: ``lessonIds`` native array, 100 per call."""
         return self._batched("get_student_awards", "lessonIds", _ints(lesson_ids, "lessonIds"))
 
-    def get_key_event_counts(self, lesson_id: int, event_type: str) -> dict[str, int]:
-        """API 27 ``/lessonData/query`` (``lid`` = lesson id, section 4(a)): student id -> count."""
+    def get_key_event_counts(self, lesson_id: int, event_type: str) -> dict[str, Any]:
+        """API 27 ``/lessonData/query`` (``lid`` = lesson id, section 4(a)): student id -> count, as it came
+        (``{}`` for a ``null`` or empty ``data``)."""
         data = self._data("get_key_event_counts", {"lid": _int(lesson_id, "lid"),
                                                    "event_type": _event_type(event_type)})
         if data is None or data == []:
             return {}
         if not isinstance(data, Mapping):
-            raise ApiError(f"lesson {lesson_id}: event counts are not an object",
-                                  path=PATHS["get_key_event_counts"])
-        out: dict[str, int] = {}
-        for k, v in data.items():
-            try:
-                out[str(k)] = _int(v, "count")
-            except TypeError:  # "n/a", 2.5, "2.5": never guess (int() would truncate or fail namelessly)
-                shown = repr(v) if len(repr(v)) <= 80 else repr(v)[:77] + "..."
-                raise ApiError(f"lesson {lesson_id} {event_type}: field 'data[{k}]': expected an integer count, "
-                               f"got {shown}", path=PATHS["get_key_event_counts"]) from None
-        return out
+            raise ApiError(f"lesson {lesson_id}: event counts are not an object", path=PATHS["get_key_event_counts"])
+        return dict(data)
 
-    def get_key_event_times(self, lesson_id: int, user_id: int, event_type: str) -> list[str]:
-        """API 28 ``/lessonData/user/query``: the ``event_time`` strings."""
-        data = _list(self._data("get_key_event_times", {"lid": _int(lesson_id, "lid"),
+    def get_key_event_times(self, lesson_id: int, user_id: int, event_type: str) -> list:
+        """API 28 ``/lessonData/user/query``: the ``data`` list as it came (``{event_time}`` items)."""
+        return _list(self._data("get_key_event_times", {"lid": _int(lesson_id, "lid"),
                                                         "event_type": _event_type(event_type),
                                                         "uid": _int(user_id, "uid")}))
-        times = []
-        for item in data:
-            if isinstance(item, Mapping) and "event_time" in item:
-                times.append(item["event_time"])
-            elif isinstance(item, str):
-                times.append(item)
-            else:
-                raise ApiError(f"lesson {lesson_id} user {user_id} {event_type}: an item without event_time: "
-                               f"{str(item)[:80]!r}", path=PATHS["get_key_event_times"])
-        return times
 
     def get_lesson_status_by_day(self, day: dt.date | str, uid: int) -> list:
         """API 29 ``/lessonData/status``: ``[{id, status}]`` for a user and a day (``YYYY-MM-DD``)."""

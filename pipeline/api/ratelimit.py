@@ -29,6 +29,10 @@ queue in arrival order and never spin.
     the future than ``max_backlog`` seconds (a clock step backwards, a stale file)
     is treated as absent.
 
+``acquire(max_wait)`` bounds the wait: when the next slot is further away than
+``max_wait`` seconds, nothing is reserved and :class:`RateLimitTimeout` says how
+far away it is (the client passes the time left before its call's deadline).
+
 ``flock`` locks belong to the *open file description*: threads sharing one
 descriptor would not exclude each other, and a forked child would share its
 parent's lock.  ``FileBucket`` therefore also holds a thread lock and reopens
@@ -43,9 +47,18 @@ import struct
 import threading
 import time
 
-__all__ = ["TokenBucket", "FileBucket", "make_limiter"]
+__all__ = ["TokenBucket", "FileBucket", "RateLimitTimeout", "make_limiter"]
 
 _TAT = struct.Struct("<d")
+
+
+class RateLimitTimeout(Exception):
+    """The next slot is further away than the caller may wait; nothing was reserved."""
+
+    def __init__(self, wait: float, max_wait: float):
+        super().__init__(f"the next request slot is {wait:.2f}s away, longer than the {max_wait:.2f}s allowed")
+        self.wait = wait
+        self.max_wait = max_wait
 
 
 class _Gcra:
@@ -60,18 +73,22 @@ class _Gcra:
         self.interval = 1.0 / rate
         self.tolerance = (self.burst - 1) * self.interval
 
-    def _reserve(self, tat: float, now: float) -> tuple[float, float]:
-        """Return (new tat, seconds to wait) for one request at ``now``."""
+    def _reserve(self, tat: float, now: float, max_wait: float | None) -> tuple[float, float]:
+        """Return (new tat, seconds to wait) for one request at ``now``; the tat is unchanged
+        (nothing reserved) when the wait would exceed ``max_wait``."""
         base = tat if tat > now else now
         wait = base - self.tolerance - now
-        return base + self.interval, (wait if wait > 0 else 0.0)
+        wait = wait if wait > 0 else 0.0
+        if max_wait is not None and wait > max_wait:
+            return tat, wait
+        return base + self.interval, wait
 
 
 class TokenBucket(_Gcra):
     """GCRA token bucket shared by the threads of one process.
 
     ``acquire()`` blocks until the caller may send one request and returns the
-    seconds it waited.
+    seconds it waited (see the module docstring for ``max_wait``).
     """
 
     def __init__(self, rate: float, burst: int = 1, *, clock=time.monotonic, sleep=time.sleep):
@@ -81,13 +98,11 @@ class TokenBucket(_Gcra):
         self._clock = clock
         self._sleep = sleep
 
-    def acquire(self) -> float:
+    def acquire(self, max_wait: float | None = None) -> float:
         with self._lock:
             now = self._clock()
-            self._tat, wait = self._reserve(self._tat, now)
-        if wait > 0:
-            self._sleep(wait)
-        return wait
+            self._tat, wait = self._reserve(self._tat, now, max_wait)
+        return _wait(wait, max_wait, self._sleep)
 
     def __repr__(self) -> str:
         return f"TokenBucket(rate={self.rate:g}/s, burst={self.burst})"
@@ -113,11 +128,12 @@ class FileBucket(_Gcra):
     def _descriptor(self) -> int:
         if self._fd is None or self._pid != os.getpid():
             # After a fork the inherited descriptor shares the parent's lock: open our own.
+            os.makedirs(os.path.dirname(self.path) or ".", exist_ok=True)  # a fresh data directory
             self._fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
             self._pid = os.getpid()
         return self._fd
 
-    def acquire(self) -> float:
+    def acquire(self, max_wait: float | None = None) -> float:
         with self._lock:
             fd = self._descriptor()
             fcntl.flock(fd, fcntl.LOCK_EX)
@@ -127,13 +143,11 @@ class FileBucket(_Gcra):
                 tat = _TAT.unpack(raw)[0] if len(raw) == _TAT.size else 0.0
                 if not (tat == tat) or tat > now + self.max_backlog:  # NaN / clock stepped back / stale
                     tat = 0.0
-                tat, wait = self._reserve(tat, now)
+                tat, wait = self._reserve(tat, now, max_wait)
                 os.pwrite(fd, _TAT.pack(tat), 0)
             finally:
                 fcntl.flock(fd, fcntl.LOCK_UN)
-        if wait > 0:
-            self._sleep(wait)
-        return wait
+        return _wait(wait, max_wait, self._sleep)
 
     def close(self) -> None:
         with self._lock:
@@ -149,6 +163,14 @@ class FileBucket(_Gcra):
 
     def __repr__(self) -> str:
         return f"FileBucket({self.path!r}, rate={self.rate:g}/s, burst={self.burst})"
+
+
+def _wait(wait: float, max_wait: float | None, sleep) -> float:
+    if max_wait is not None and wait > max_wait:
+        raise RateLimitTimeout(wait, max_wait)
+    if wait > 0:
+        sleep(wait)
+    return wait
 
 
 def make_limiter(rate_per_second: float | None, path: str | None = None, burst: int = 1):

@@ -22,29 +22,27 @@ Decoding is strict because a server feeds it hostile input:
 * every failure raises :class:`SignatureError` whose reason never contains the
   secret (it is built from fixed text and offsets only).
 
-Speed (see ``bench/bench_codec.py``): per-secret objects are cached (a keyed
-HMAC to ``.copy()``, the AES key, and per thread an AES-ECB context, from which
-short CBC encryptions and every CBC decryption are composed, saving the
-cost of a new cipher context per message); a well-formed JSON wrapper is
-recognised with one regular expression instead of ``json.loads``.  Results
-are byte-identical to the straightforward construction (tests check this).
+Keys: the AES key and the keyed HMAC live in a :class:`~.secret.Secret`; pass
+one (the client holds one for its lifetime) to derive them once, or pass the
+raw ``str``/``bytes`` and they are derived for that call only.  Nothing is
+cached at module level.  AES-256-CBC is ``cryptography``'s own CBC mode, one
+cipher context per message.  Speed (see ``bench/bench_codec.py``): a
+well-formed JSON wrapper is recognised with one regular expression instead of
+``json.loads``.
 """
 
 from __future__ import annotations
 
 import binascii
-import hashlib
 import hmac
 import json
 import os
 import re
-import threading
 from collections.abc import Mapping
 from typing import Any
 
-from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
-
 from . import phpserial
+from .secret import Secret
 
 __all__ = ["SignatureError", "encode_sign_msg", "decode_sign_msg", "MAX_SIGN_MSG_LENGTH"]
 
@@ -61,97 +59,41 @@ class SignatureError(ValueError):
 
 
 # --------------------------------------------------------------------------
-# Per-secret state
+# Keys and AES-256-CBC with PKCS7
 
 
-def _aes_key(secret: bytes) -> bytes:
-    return secret[:32].ljust(32, b"\0")
-
-
-class _SecretState:
-    __slots__ = ("mac", "aes", "tls")
-
-    def __init__(self, secret: bytes):
-        self.mac = hmac.new(secret, None, hashlib.sha256)  # keyed; only ever .copy()'d
-        self.aes = algorithms.AES(_aes_key(secret))
-        self.tls = threading.local()  # cipher contexts are stateful: one per thread
-
-    def ecb(self) -> tuple[Any, Any]:
-        tls = self.tls
-        try:
-            return tls.enc, tls.dec
-        except AttributeError:
-            cipher = Cipher(self.aes, modes.ECB())
-            tls.enc, tls.dec = cipher.encryptor(), cipher.decryptor()
-            return tls.enc, tls.dec
-
-
-_STATES: dict[str | bytes, _SecretState] = {}
-_MAX_STATES = 64
-
-
-def _state(secret: str | bytes) -> _SecretState:
+def _keys(secret: Secret | str | bytes) -> Secret:
+    if isinstance(secret, Secret):
+        return secret
     try:
-        return _STATES[secret]
-    except (KeyError, TypeError):
-        pass
-    if isinstance(secret, str):
-        try:
-            raw = secret.encode("utf-8")
-        except UnicodeEncodeError:
-            raise SignatureError("the secret is not encodable as UTF-8") from None
-    elif isinstance(secret, (bytes, bytearray)):
-        raw = bytes(secret)
-    else:
-        raise SignatureError("the secret must be str or bytes")
-    if not raw:
-        raise SignatureError("the secret is empty")
-    st = _SecretState(raw)
-    if type(secret) in (str, bytes):
-        if len(_STATES) >= _MAX_STATES:
-            _STATES.clear()
-        _STATES[secret] = st
-    return st
+        return Secret(secret)
+    except (TypeError, ValueError) as exc:
+        reason = str(exc)  # fixed text only, never the secret
+    raise SignatureError(reason)
 
-
-# --------------------------------------------------------------------------
-# AES-256-CBC with PKCS7
 
 _PADS = [bytes((n,)) * n for n in range(17)]
-_SHORT_CBC = 80  # up to this many bytes, CBC by hand over the cached ECB context
 
 
-def _cbc_encrypt(st: _SecretState, iv: bytes, plain: bytes) -> bytes:
-    if len(plain) <= _SHORT_CBC:
-        enc = st.ecb()[0]
-        frm = int.from_bytes
-        prev = frm(iv, "big")
-        out = []
-        for i in range(0, len(plain), 16):
-            block = enc.update((frm(plain[i : i + 16], "big") ^ prev).to_bytes(16, "big"))
-            out.append(block)
-            prev = frm(block, "big")
-        return b"".join(out)
-    enc = Cipher(st.aes, modes.CBC(iv)).encryptor()
+def _cbc_encrypt(keys: Secret, iv: bytes, plain: bytes) -> bytes:
+    enc = keys.cbc(iv).encryptor()
     return enc.update(plain) + enc.finalize()
 
 
-def _cbc_decrypt(st: _SecretState, iv: bytes, data: bytes) -> bytes:
-    # CBC decryption is block-parallel: P = D(C) xor (IV || C[:-16]).
-    n = len(data)
-    d = st.ecb()[1].update(data)
-    return (int.from_bytes(d, "big") ^ int.from_bytes(iv + data[:-16], "big")).to_bytes(n, "big")
+def _cbc_decrypt(keys: Secret, iv: bytes, data: bytes) -> bytes:
+    dec = keys.cbc(iv).decryptor()
+    return dec.update(data) + dec.finalize()
 
 
 # --------------------------------------------------------------------------
 # Encoding
 
 
-def encode_sign_msg(params: Mapping[str, Any], secret: str | bytes, *, iv: bytes | None = None) -> str:
+def encode_sign_msg(params: Mapping[str, Any], secret: Secret | str | bytes, *, iv: bytes | None = None) -> str:
     """Serialize, encrypt and sign ``params``; a fresh random IV unless one is given."""
     if not isinstance(params, Mapping):
         raise SignatureError("params must be a mapping")
-    st = _state(secret)
+    keys = _keys(secret)
     if iv is None:
         iv = os.urandom(16)
     elif not isinstance(iv, (bytes, bytearray)) or len(iv) != 16:
@@ -163,9 +105,9 @@ def encode_sign_msg(params: Mapping[str, Any], secret: str | bytes, *, iv: bytes
     except phpserial.PhpSerializeError as exc:
         raise SignatureError(f"cannot serialize params: {exc}") from None
     plain += _PADS[16 - len(plain) % 16]
-    value = binascii.b2a_base64(_cbc_encrypt(st, iv, plain), newline=False)
+    value = binascii.b2a_base64(_cbc_encrypt(keys, iv, plain), newline=False)
     iv_b64 = binascii.b2a_base64(iv, newline=False)
-    mac = st.mac.copy()
+    mac = keys.mac()
     mac.update(iv_b64)
     mac.update(value)
     doc = b'{"iv":"%s","value":"%s","mac":"%s"}' % (
@@ -243,9 +185,9 @@ def _fields_from_json(raw: bytes) -> tuple[bytes, bytes, bytes]:
         raise SignatureError("signMsg JSON fields iv, value and mac must be ASCII") from None
 
 
-def decode_sign_msg(sign_msg: str | bytes, secret: str | bytes) -> dict[str, Any]:
+def decode_sign_msg(sign_msg: str | bytes, secret: Secret | str | bytes) -> dict[str, Any]:
     """Verify and decrypt a signMsg back to its parameter map."""
-    st = _state(secret)
+    keys = _keys(secret)
     if isinstance(sign_msg, str):
         if len(sign_msg) > MAX_SIGN_MSG_LENGTH:
             raise SignatureError("signMsg is too long")
@@ -273,7 +215,7 @@ def decode_sign_msg(sign_msg: str | bytes, secret: str | bytes) -> dict[str, Any
         iv_b64, value, mac_given = _fields_from_json(raw)
 
     # Authenticate first: nothing below runs on bytes the secret did not sign.
-    mac = st.mac.copy()
+    mac = keys.mac()
     mac.update(iv_b64)
     mac.update(value)
     if not hmac.compare_digest(mac.hexdigest().encode("ascii"), mac_given):
@@ -285,7 +227,7 @@ def decode_sign_msg(sign_msg: str | bytes, secret: str | bytes) -> dict[str, Any
     data = _b64decode(value, "value")
     if not data or len(data) % 16:
         raise SignatureError("ciphertext length is not a multiple of the block size")
-    plain = _cbc_decrypt(st, iv, data)
+    plain = _cbc_decrypt(keys, iv, data)
     pad = plain[-1]
     if not 1 <= pad <= 16 or not plain.endswith(_PADS[pad]):
         raise SignatureError("bad PKCS7 padding")

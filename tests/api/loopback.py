@@ -11,6 +11,7 @@ build the usual ones and the faults:
 
     ok(data=..., **top)   error(code, msg)   http(status, retry_after=None)
     slow(seconds, reply)  reset()  close()  truncated(body)  raw(bytes)
+    trickle(seconds, reply)  (the body one byte at a time)   chunked(reply)  (Transfer-Encoding: chunked)
 
 Every request is recorded in ``srv.requests`` (path, params, attempt, signMsg,
 applicationID, time, form field names).
@@ -43,6 +44,8 @@ class Reply:
     headers: dict[str, str] = field(default_factory=dict)
     delay: float = 0.0          # seconds before answering
     fault: str | None = None    # "reset" | "close" | "truncate"
+    trickle: float = 0.0        # seconds between the body's bytes, sent one at a time
+    chunked: bool = False       # Transfer-Encoding: chunked instead of Content-Length
 
 
 def ok(data: Any = None, **top: Any) -> Reply:
@@ -65,6 +68,19 @@ def http(status: int, retry_after: float | str | None = None, body: Any = "error
 def slow(seconds: float, reply: Reply | dict | None = None) -> Reply:
     r = _reply(reply if reply is not None else ok())
     r.delay = seconds
+    return r
+
+
+def trickle(seconds: float, reply: Reply | dict | None = None) -> Reply:
+    """Headers at once, then the body one byte every ``seconds``: never idle long enough for a read timeout."""
+    r = _reply(reply if reply is not None else ok())
+    r.trickle = seconds
+    return r
+
+
+def chunked(reply: Reply | dict | None = None) -> Reply:
+    r = _reply(reply if reply is not None else ok())
+    r.chunked = True
     return r
 
 
@@ -231,7 +247,10 @@ class _Handler(BaseHTTPRequestHandler):
         try:
             self.send_response(reply.status)
             self.send_header("Content-Type", ctype)
-            self.send_header("Content-Length", str(len(payload)))
+            if reply.chunked:
+                self.send_header("Transfer-Encoding", "chunked")
+            else:
+                self.send_header("Content-Length", str(len(payload)))
             for k, v in reply.headers.items():
                 self.send_header(k, v)
             if reply.fault == "truncate":
@@ -243,6 +262,18 @@ class _Handler(BaseHTTPRequestHandler):
                 self.connection.close()
                 return
             self.end_headers()
-            self.wfile.write(payload)
+            if reply.chunked:
+                for i in range(0, len(payload), 4096):
+                    part = payload[i:i + 4096]
+                    self.wfile.write(b"%x\r\n%s\r\n" % (len(part), part))
+                self.wfile.write(b"0\r\n\r\n")
+            elif reply.trickle:
+                self.wfile.flush()
+                for i in range(len(payload)):
+                    time.sleep(reply.trickle)
+                    self.wfile.write(payload[i:i + 1])
+                    self.wfile.flush()
+            else:
+                self.wfile.write(payload)
         except OSError:  # the client gave up (read timeout) before we answered
             self.close_connection = True

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gzip
 import json
 import logging
 import os
@@ -13,7 +14,20 @@ import time
 import pytest
 
 sys.path.insert(0, os.path.dirname(__file__))
-from loopback import Loopback, close, error, http, ok, raw, reset, slow, truncated  # noqa: E402
+from loopback import (  # noqa: E402
+    Loopback,
+    Reply,
+    chunked,
+    close,
+    error,
+    http,
+    ok,
+    raw,
+    reset,
+    slow,
+    trickle,
+    truncated,
+)
 
 from pipeline.api import (  # noqa: E402
     ApiError,
@@ -177,6 +191,20 @@ def test_no_attempt_reads_past_the_total_time_limit(serve):
     assert time.monotonic() - t0 < 2.5  # one 1.5 s deadline, not attempts x 2 s read timeouts
 
 
+def test_a_trickling_answer_ends_at_the_deadline_and_says_so(serve):
+    """Each byte comes well within the 0.25 s read timeout; the whole answer would take ~12 s."""
+    srv, client = serve(lambda p, q, a: trickle(0.05, ok("x" * 200)), max_retry_seconds=1.5, max_attempts=10)
+    t0 = time.monotonic()
+    with pytest.raises(RetriesExhausted) as info:
+        client.call("/lesson/get_class_info", {})
+    elapsed = time.monotonic() - t0
+    assert 1.4 <= elapsed < 1.5 + 0.4
+    text = str(info.value)
+    assert "1 attempt " in text and "retry time limit 1.5s" in text
+    assert "deadline: the answer was still arriving (" in text and "at the call's deadline" in text
+    assert srv.hits() == 1 and client.stats.snapshot()["failures"] == {"deadline": 1}
+
+
 def test_attempt_limit_in_retries_exhausted(serve):
     srv, client = serve(lambda p, q, a: http(503), max_attempts=3)
     with pytest.raises(RetriesExhausted) as info:
@@ -207,11 +235,33 @@ def test_full_jitter_backoff_bounds():
     client = LiveClassClient("http://127.0.0.1:9", "a", "s", backoff_base=0.5, backoff_max=20.0)
     for attempt in range(1, 12):
         ceiling = min(20.0, 0.5 * 2 ** (attempt - 1))
-        samples = [client._backoff(attempt, None) for _ in range(200)]
+        samples = [client.retry.backoff(attempt, None) for _ in range(200)]
         assert all(0 <= s <= ceiling for s in samples)
         assert max(samples) > ceiling * 0.8  # spread over the whole range
     for retry_after in (7.0, 99.0):  # Retry-After in full, plus at most min(1 s, backoff_base) of jitter
-        assert all(retry_after <= client._backoff(3, retry_after) <= retry_after + 0.5 for _ in range(50))
+        assert all(retry_after <= client.retry.backoff(3, retry_after) <= retry_after + 0.5 for _ in range(50))
+
+
+def test_an_answer_over_max_body_bytes_is_refused_naming_path_and_limit(serve):
+    big = {"status": 1, "error_code": 10000, "data": "x" * 5000}
+    gzipped = gzip.compress(json.dumps({**big, "data": "x" * 100_000}).encode())  # small on the wire
+    replies = {
+        "length": lambda: Reply(body=big),  # refused from its Content-Length, before reading
+        "chunked": lambda: chunked(big),    # no length: refused while streaming
+        "gzip": lambda: Reply(body=gzipped, headers={"Content-Encoding": "gzip"}),  # the limit is on the decoded body
+        "fits": lambda: chunked(Reply(body=gzip.compress(json.dumps(ok(7).body).encode()),
+                                      headers={"Content-Encoding": "gzip"})),
+    }
+    srv, client = serve(lambda p, q, a: replies[q["how"]](), max_body_bytes=4096)
+    for how in ("length", "chunked", "gzip"):
+        with pytest.raises(ApiError) as info:
+            client.call("/lesson/get_class_info", {"how": how})
+        err = info.value
+        assert type(err) is ApiError and not err.transient, how
+        assert "/lesson/get_class_info" in err.msg and "limit of 4096 bytes" in err.msg, how
+        assert client.call("/lesson/get_class_info", {"how": "fits"})["data"] == 7  # the pool is still sound
+    assert srv.hits() == 6  # never retried
+    assert client.stats.snapshot()["failures"] == {"too_large": 3}
 
 
 def test_connection_refused_is_transient():

@@ -15,8 +15,8 @@ import pytest
 sys.path.insert(0, os.path.dirname(__file__))
 from loopback import Loopback, ok  # noqa: E402
 
-from pipeline.api import LiveClassClient  # noqa: E402
-from pipeline.api.ratelimit import FileBucket, TokenBucket, make_limiter  # noqa: E402
+from pipeline.api import LiveClassClient, RetriesExhausted  # noqa: E402
+from pipeline.api.ratelimit import FileBucket, RateLimitTimeout, TokenBucket, make_limiter  # noqa: E402
 
 
 class FakeClock:
@@ -46,6 +46,17 @@ def test_gcra_burst():
     waits = [bucket.acquire() for _ in range(6)]
     assert waits[:3] == [0, 0, 0] and all(w > 0 for w in waits[3:])
     assert abs(clock.now - 100.3) < 1e-9  # 6 requests, 3 free, then one every 0.1 s
+
+
+def test_max_wait_bounds_the_wait_and_reserves_nothing_beyond_it():
+    clock = FakeClock()
+    bucket = TokenBucket(2, clock=clock, sleep=clock.sleep)
+    assert bucket.acquire(max_wait=0) == 0
+    with pytest.raises(RateLimitTimeout) as info:
+        bucket.acquire(max_wait=0.4)  # the next slot is 0.5 s away
+    assert abs(info.value.wait - 0.5) < 1e-9 and clock.now == 100.0
+    assert abs(bucket.acquire(max_wait=0.5) - 0.5) < 1e-9  # the refused call took no slot
+    assert abs(clock.now - 100.5) < 1e-9
 
 
 def _rate(stamps: list[float]) -> float:
@@ -103,6 +114,38 @@ def test_file_bucket_ignores_stale_future_state(tmp_path):
     bucket = FileBucket(path, 10, max_backlog=60)
     assert bucket.acquire() == 0
     bucket.close()
+
+
+def test_file_bucket_creates_its_folder(tmp_path):
+    path = tmp_path / "fresh" / "data" / ".ratelimit"  # a data directory nobody made yet
+    bucket = FileBucket(path, 10)
+    assert bucket.acquire() == 0
+    assert path.is_file()
+    bucket.close()
+
+
+def test_a_rate_limit_wait_past_the_deadline_gives_up_at_once(tmp_path):
+    """Other processes hold the next 30 s of slots: a call with a 1 s deadline neither waits them out nor
+    sends a request late with the little time left; it gives up at once and takes no slot."""
+    import struct
+
+    state = tmp_path / "data" / ".ratelimit"
+    state.parent.mkdir()
+    held = struct.pack("<d", time.time() + 30)
+    state.write_bytes(held)
+    with Loopback(lambda p, q, a: ok(1)) as srv:
+        client = LiveClassClient(srv.url, srv.app_id, srv.secret, rate_limit_per_second=1,
+                                 rate_limit_file=str(state), max_retry_seconds=1.0)
+        t0 = time.monotonic()
+        with pytest.raises(RetriesExhausted) as info:
+            client.call("/lesson/get_class_info", {})
+        assert time.monotonic() - t0 < 0.5
+        client.close()
+        assert srv.hits() == 0
+    text = str(info.value)
+    assert "the rate limiter's wait" in text and "reaches past the retry time limit 1s" in text
+    assert "rate_limit: not sent" in text
+    assert state.read_bytes() == held  # nothing reserved
 
 
 def test_make_limiter_choices(tmp_path):
