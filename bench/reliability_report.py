@@ -21,7 +21,7 @@ RESULTS = ROOT / "test-artifacts" / "reliability"
 MERGED = ROOT / "test-artifacts" / "reliability.json"
 DOC = ROOT / "docs" / "reliability.md"
 
-ORDER = ["faults", "faults (soak)", "crash", "crash (soak)", "bad configuration", "schema drift", "hostile input",
+ORDER = ["faults", "faults (soak)", "misbehaving platform", "crash", "crash (soak)", "bad configuration", "schema drift", "hostile input",
          "concurrency", "secrets and personal data"]
 
 HEAD = """# Reliability and security
@@ -63,6 +63,14 @@ TAIL = """
   equals the sandbox's fault count; `http_requests` = `api_calls` + `retries` = requests served).  With the
   retry budget exhausted (fault rate 1.0, 3 attempts) the day's assets and the publish fail with
   "gave up after 3 attempts" and every previous file stays byte for byte.
+* **Misbehaving platform** (`test_platform_faults.py`): the sandbox's answer faults (`--fault-kinds`, see
+  docs/sandbox.md): `swap` serves the answer of another request on the same path (a cache or gateway mixing
+  them up), `nodata` answers `status: 1` with `data` null or missing, `implausible` sends values that cannot
+  be true (negative or 100,000 listen minutes, negative lateness, stars or counts, API 26 parts that do not add
+  up, event times days away), `oversized` a body above 20 MB.  Starting from a published fault-free warehouse,
+  a run must either publish exactly the fault-free warehouse or fail naming the endpoint with the published
+  warehouse unchanged byte for byte; then, with the fault cleared, a plain rerun must end with the fault-free
+  warehouse.  "Nothing silently changed" is that comparison.
 * **Crashes** (`test_crashes.py`): `LIVECLASS_CRASH_AT=<point>[@n]` makes the process SIGKILL itself the n-th
   time it reaches a named point (`pipeline/core/crash.py::CRASH_POINTS`): an API answer recorded, raw pages about
   to be written, any atomic file written but not renamed, a lake partition in place before Dagster hears of

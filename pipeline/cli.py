@@ -14,7 +14,10 @@ from pipeline.sandbox.cli import sandbox
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="liveclass")
 @click.option("-v", "--verbose", count=True, help="Log API retries (-v) or every request (-vv) to stderr.")
-def main(verbose: int = 0) -> None:
+@click.option("--env-file", type=click.Path(dir_okay=False), default=None,
+              help="Read settings from this file (default: ./.env when there is one); set variables win.")
+@click.pass_context
+def main(ctx: click.Context, verbose: int = 0, env_file: str | None = None) -> None:
     """liveclass: reporting pipeline for the 直播云 live-classroom openAPI.
 
     Settings come from LIVECLASS_* variables (see .env.example).
@@ -23,15 +26,24 @@ def main(verbose: int = 0) -> None:
 
     level = {0: logging.ERROR, 1: logging.WARNING}.get(verbose, logging.DEBUG)
     logging.basicConfig(level=level, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    ctx.obj = {"env_file": env_file}
+
+
+#: `liveclass run` published everything, but some data is kept from an earlier snapshot or missing.
+EXIT_WARNINGS = 3
 
 
 def _settings() -> Settings:
-    """The settings of this invocation, or one line and exit 2."""
+    """The settings of this invocation (notices printed), or one line and exit 2."""
+    ctx = click.get_current_context()
     try:
-        return Settings.from_env()
+        settings = Settings.from_env(env_file=(ctx.find_root().obj or {}).get("env_file"))
     except SettingsError as exc:
         click.echo(f"liveclass: {exc}", err=True)
         sys.exit(2)
+    for notice in settings.notices:
+        click.echo(f"liveclass: warning: {notice}", err=True)
+    return settings
 
 
 def _parse_day(ctx, param, value):
@@ -50,7 +62,9 @@ def run(start: date | None, end: date | None) -> None:
     """Extract the window's days, build the lake, publish the warehouse.
 
     Uses LIVECLASS_BASE_URL / LIVECLASS_APP_ID / LIVECLASS_SECRET, or the
-    embedded sandbox when LIVECLASS_BASE_URL is not set.
+    embedded sandbox when LIVECLASS_BASE_URL is not set.  Exit codes: 0 published,
+    1 failed (nothing or not everything published), 2 bad configuration (nothing
+    written), 3 published with warnings (printed: data kept from an earlier snapshot).
     """
     from pipeline.run import ConfigError, run_window
 
@@ -74,9 +88,14 @@ def run(start: date | None, end: date | None) -> None:
     failed = [d.day for d in summary.days if not d.success]
     if failed:
         click.echo(f"liveclass: {len(failed)} day(s) failed: {', '.join(failed)}; nothing was published, so the "
-                   "warehouse, feeds and report still hold the previous data. Re-run with --start/--end.", err=True)
+                   "warehouse, feeds and report still hold the previous data. Run the same command again once "
+                   "the cause is fixed: failed days are asked again in full.", err=True)
+    for warning in summary.warnings:
+        click.echo(f"liveclass: warning: {warning}", err=True)
     if not summary.success:
         sys.exit(1)
+    if summary.warnings:
+        sys.exit(EXIT_WARNINGS)
 
 
 @main.command()
@@ -138,10 +157,11 @@ def feeds() -> None:
               help="Days in the window, ending at the newest lesson_date in the warehouse.")
 def report(days: int) -> None:
     """Write the self-contained HTML report from the published warehouse."""
+    from assets.publish.assets import data_notes
     from assets.publish.report import build_report
 
     dirs, wh = _published_warehouse()
-    r = build_report(wh, dirs.report, days=days)
+    r = build_report(wh, dirs.report, days=days, notes=data_notes(dirs))
     click.echo(f"Report: {r.path}  ({r.bytes:,} bytes, window {r.window[0]} .. {r.window[1]}, {r.seconds:.1f}s)")
 
 

@@ -52,6 +52,7 @@ class RunSummary:
     feeds: Path | None = None      # the data dir's feeds/ when published by this run
     report: Path | None = None     # the data dir's report/index.html when published by this run
     published: bool = True         # every publish step (course progress, warehouse, feeds, report) succeeded
+    warnings: list[str] = field(default_factory=list)  # what the published data lacks or keeps from earlier
 
     @property
     def success(self) -> bool:
@@ -123,7 +124,8 @@ def check_api(settings: Settings, day: date) -> None:
     url, app_id, secret = env_names.BASE_URL, env_names.APP_ID, env_names.SECRET
     base_url = settings.base_url
     start, _ = day_window(day)
-    client = build_resources(settings)["api"].get_client(  # one call: no shared bucket, nothing written
+    api = build_resources(settings)["api"].process_config_and_initialize()  # EnvVars resolved, as Dagster does
+    client = api.get_client(  # one call: no shared bucket, nothing written
         rate_limit_per_second=None, rate_limit_file=None, timeout=(3.05, 15.0), max_attempts=2,
         max_retry_seconds=5.0, backoff_base=0.2)
     try:
@@ -308,5 +310,7 @@ def _execute(settings: Settings, days: list[date], sandbox_url: str | None,
         echo(f"  publish FAILED: {failure_text(pub)}")
     feeds = dirs.feeds if feeds_files.key in published else None
     report = dirs.report if report_html.key in published else None
+    from assets.publish.assets import data_notes
+
     return RunSummary(results, warehouse, mart_rows, sandbox_url, feeds=feeds, report=report,
-                      published=pub.success)
+                      published=pub.success, warnings=data_notes(dirs) if warehouse is not None else [])

@@ -5,10 +5,13 @@ Reads only raw pages (never the API).  Every table's checks run on the new table
 previous one stays) and the step fails, naming the failed checks.
 """
 
+import json
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import date
 
+import pyarrow as pa
 from dagster import (
     AssetCheckResult,
     AssetCheckSeverity,
@@ -26,11 +29,12 @@ from dagster import (
 from pipeline.core import schemas
 from pipeline.core.crash import crash_point
 
+from ..raw import fanout
 from ..raw.assets import COURSE_PROGRESS, raw_key
 from ..raw.store import read_raw
 from ..resources import DataDirResource
 from . import checks, normalize
-from .store import write_table
+from .store import read_table, write_table
 
 LAYER = "lake"
 
@@ -39,22 +43,51 @@ def lake_key(table: str) -> AssetKey:
     return AssetKey([LAYER, table])
 
 
-Check = tuple[str, str, Callable[[normalize.Normalized, date], checks.CheckOutcome]]
+@dataclass
+class Context:
+    """What a table's checks may compare with: the day, the day's lake tables it depends on, and the
+    raw pages of other endpoints it cross-checks."""
+
+    day: date
+    tables: dict[str, pa.Table | None]
+    pages: dict[str, list[dict]]
+
+    @property
+    def lessons(self) -> checks.Lessons:
+        return checks.lessons_by_id(self.tables.get("lessons"))
+
+    def students_elsewhere(self) -> dict[str, set[tuple[int, int]]]:
+        """(lesson, user) pairs that APIs 25 and 27 say were in a lesson."""
+        return {"/lesson/student/award": fanout.award_students(self.pages["awards"]),
+                "/lessonData/query": {(lid, uid) for lid, uid, _ in
+                                      fanout.positive_event_triples(self.pages["key_event_counts"])}}
+
+
+Check = tuple[str, str, Callable[[normalize.Normalized, Context], checks.CheckOutcome]]
 
 
 def _common_checks(table: str) -> list[Check]:
     keys = schemas.PRIMARY_KEYS[table]
     return [
         (f"{table}_unique_keys", f"No two rows share the key ({', '.join(keys)}).",
-         lambda n, d: checks.unique_keys(n.table, keys)),
+         lambda n, c: checks.unique_keys(n.table, keys)),
         (f"{table}_timestamps_plausible", "Every timestamp lies within a day of the partition's day.",
-         lambda n, d: checks.timestamps_plausible(n.table, d)),
+         lambda n, c: checks.timestamps_plausible(n.table, c.day)),
     ]
+
+
+def _check_result(name: str, passed: bool, meta: dict) -> AssetCheckResult:
+    safe = checks.json_safe(meta)
+    return AssetCheckResult(
+        check_name=name, passed=passed, severity=AssetCheckSeverity.ERROR,
+        metadata={k: MetadataValue.json(v) if isinstance(v, (dict, list)) else v for k, v in safe.items()})
 
 
 def lake_asset(table: str, group: str, raw: tuple[str, ...], build: Callable[..., normalize.Normalized],
                partitions: DailyPartitionsDefinition, extra_checks: tuple[Check, ...] = (),
-               description: str = "") -> AssetsDefinition:
+               needs: tuple[str, ...] = (), cross: tuple[str, ...] = (), description: str = "") -> AssetsDefinition:
+    """A daily lake table from the raw pages ``raw``; its checks run before it is written and may
+    compare with the same day's lake tables ``needs`` and raw pages ``cross`` (it depends on both)."""
     all_checks = _common_checks(table) + list(extra_checks)
     key = lake_key(table)
 
@@ -63,25 +96,24 @@ def lake_asset(table: str, group: str, raw: tuple[str, ...], build: Callable[...
         group_name=group,
         kinds={"python", "parquet"},
         partitions_def=partitions,
-        deps=[raw_key(r) for r in raw],
+        deps=[raw_key(r) for r in (*raw, *cross)] + [lake_key(t) for t in needs],
         description=description or f"Typed lake table `{table}` (schema in pipeline/core/schemas.py).",
         check_specs=[AssetCheckSpec(name, asset=key, description=desc, blocking=True) for name, desc, _ in all_checks],
         metadata={"columns": MetadataValue.md("\n".join(f"- `{f.name}`: {f.type}" for f in schemas.DAILY_TABLES[table]))},
     )
     def _lake(context: AssetExecutionContext, data_dir: DataDirResource):
         day_s = context.partition_key
-        day = date.fromisoformat(day_s)
         dirs = data_dir.dirs
         t0 = time.monotonic()
-        norm = build(day, *(read_raw(dirs.raw_file(r, day_s)) for r in raw))
+        norm = build(date.fromisoformat(day_s), *(read_raw(dirs.raw_file(r, day_s)) for r in raw))
+        ctx = Context(date.fromisoformat(day_s), {t: read_table(dirs.lake_file(t, day_s)) for t in needs},
+                      {g: read_raw(dirs.raw_file(g, day_s)) for g in cross})
         results, failed = [], []
         for name, _desc, fn in all_checks:
-            passed, meta = fn(norm, day)
-            results.append(AssetCheckResult(
-                check_name=name, passed=passed, severity=AssetCheckSeverity.ERROR,
-                metadata={k: MetadataValue.json(v) if isinstance(v, (dict, list)) else v for k, v in meta.items()}))
+            passed, meta = fn(norm, ctx)
+            results.append(_check_result(name, passed, meta))
             if not passed:
-                failed.append(f"{name} {meta}")
+                failed.append(f"{name} {json.dumps(checks.json_safe(meta), ensure_ascii=False)}")
         if failed:
             yield from results
             raise Failure(description=f"lake/{table} {day_s} not written (the previous partition stays): "
@@ -98,25 +130,50 @@ def lake_asset(table: str, group: str, raw: tuple[str, ...], build: Callable[...
     return _lake
 
 
+MATCH = "Every id an answer echoes is one its request asked for (else it answers another request)."
+
+
 def build_lake_assets(partitions: DailyPartitionsDefinition) -> list[AssetsDefinition]:
     """The daily lake tables, one asset each, with their blocking checks."""
     p = partitions
     return [
         lake_asset("lessons", "lessons", ("lessons",), normalize.lessons, p, (
             ("lessons_have_details", "Every lesson in API 17's window has API 19 details.",
-             lambda n, d: checks.lessons_have_details(n)),
+             lambda n, c: checks.lessons_have_details(n)),
             ("lessons_scheduled_on_day", "Every lesson's scheduled start falls on the partition's day.",
-             lambda n, d: checks.scheduled_on_day(n, d)))),
+             lambda n, c: checks.scheduled_on_day(n, c.day)),
+            ("lessons_answers_match_requests", MATCH, lambda n, c: checks.answers_match_requests(n)),
+            ("lessons_class_names_consistent", "API 30: one class id, one class name over the day.",
+             lambda n, c: checks.class_names_consistent(n)))),
         lake_asset("attendance", "attendance", ("attendance",), normalize.attendance, p, (
+            ("attendance_has_every_active_student", "Every student with stars (API 25) or key events (API 27) "
+                                                    "in a lesson is in its API 23 attendance.",
+             lambda n, c: checks.students_attended(n, c.students_elsewhere())),
             ("attendance_rows_match_api_count", "Rows per lesson equal API 23's reported count.",
-             lambda n, d: checks.attendance_matches_count(n)),)),
-        lake_asset("teacher_inout", "teachers", ("teacher_inout",), normalize.teacher_inout, p),
-        lake_asset("awards", "engagement", ("awards",), normalize.awards, p),
-        lake_asset("key_event_counts", "engagement", ("key_event_counts",), normalize.key_event_counts, p),
+             lambda n, c: checks.attendance_matches_count(n)),
+            ("attendance_plausible", f"Minutes non-negative; listen time within the lesson's span + "
+                                     f"{checks.LISTEN_SLACK_MINUTES} min; lateness and leaving within its length.",
+             lambda n, c: checks.attendance_plausible(n, c.lessons))), needs=("lessons",),
+            cross=("awards", "key_event_counts")),
+        lake_asset("teacher_inout", "teachers", ("teacher_inout",), normalize.teacher_inout, p, (
+            ("teacher_inout_plausible", "Minutes plausible; API 34's actual times equal API 19's; one id, one name.",
+             lambda n, c: checks.teacher_inout_plausible(n, c.lessons)),), needs=("lessons",)),
+        lake_asset("awards", "engagement", ("awards",), normalize.awards, p, (
+            ("awards_answers_match_requests", MATCH, lambda n, c: checks.answers_match_requests(n)),
+            ("awards_plausible", f"1..{checks.MAX_STARS_PER_LESSON} stars per student and lesson.",
+             lambda n, c: checks.awards_plausible(n)))),
+        lake_asset("key_event_counts", "engagement", ("key_event_counts",), normalize.key_event_counts, p, (
+            ("key_event_counts_plausible", "No negative API 27 count.",
+             lambda n, c: checks.event_counts_plausible(n)),)),
         lake_asset("key_events", "engagement", ("key_event_times", "key_event_counts"), normalize.key_events, p, (
             ("key_event_times_match_counts", "Event times per (lesson, user, type) equal API 27's count.",
-             lambda n, d: checks.event_times_match_counts(n)),)),
-        lake_asset("help_requests", "support", ("help_requests",), normalize.help_requests, p),
+             lambda n, c: checks.event_times_match_counts(n)),
+            ("key_event_times_within_lesson", f"API 28's times lie within {checks.EVENT_SLACK_MINUTES} min of "
+                                              "their lesson's scheduled time.",
+             lambda n, c: checks.event_times_within_lesson(n, c.lessons))), needs=("lessons",)),
+        lake_asset("help_requests", "support", ("help_requests",), normalize.help_requests, p, (
+            ("help_requests_within_window", "API 16's help times lie inside the window it was asked for.",
+             lambda n, c: checks.help_within_window(n)),)),
     ]
 
 
@@ -127,21 +184,25 @@ def build_lake_assets(partitions: DailyPartitionsDefinition) -> list[AssetsDefin
     deps=[raw_key(COURSE_PROGRESS)],
     description="API 26 progress per class (a snapshot, not daily), from raw/course_progress.",
     check_specs=[AssetCheckSpec("course_progress_unique_keys", asset=lake_key(COURSE_PROGRESS),
-                                blocking=True, description="One row per class.")],
+                                blocking=True, description="One row per class."),
+                 AssetCheckSpec("course_progress_adds_up", asset=lake_key(COURSE_PROGRESS), blocking=True,
+                                description="API 26's parts add up to its total.")],
 )
-def lake_course_progress(context: AssetExecutionContext, data_dir: DataDirResource) -> MaterializeResult:
+def lake_course_progress(context: AssetExecutionContext, data_dir: DataDirResource):
     dirs = data_dir.dirs
     t0 = time.monotonic()
     norm = normalize.course_progress(read_raw(dirs.raw_snapshot(COURSE_PROGRESS)))
-    passed, meta = checks.unique_keys(norm.table, schemas.PRIMARY_KEYS[COURSE_PROGRESS])
-    check = AssetCheckResult(check_name="course_progress_unique_keys", passed=passed,
-                             metadata={"duplicates": meta["duplicates"]})
-    if not passed:
-        yield check
-        raise Failure(description=f"lake/course_progress not written (the previous snapshot stays): {meta}")
+    outcomes = {"course_progress_unique_keys": checks.unique_keys(norm.table, schemas.PRIMARY_KEYS[COURSE_PROGRESS]),
+                "course_progress_adds_up": checks.progress_adds_up(norm.table)}
+    results = [_check_result(name, passed, meta) for name, (passed, meta) in outcomes.items()]
+    failed = {name: meta for name, (passed, meta) in outcomes.items() if not passed}
+    if failed:
+        yield from results
+        raise Failure(description="lake/course_progress not written (the previous snapshot stays): "
+                                  + json.dumps(checks.json_safe(failed), ensure_ascii=False)[:2000])
     path = dirs.lake_snapshot(COURSE_PROGRESS)
     write_table(norm.table, path)
     yield MaterializeResult(metadata={"rows": MetadataValue.int(norm.table.num_rows),
                                       "path": MetadataValue.path(str(path)),
                                       "duration_s": MetadataValue.float(round(time.monotonic() - t0, 3))},
-                            check_results=[check])
+                            check_results=results)

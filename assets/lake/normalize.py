@@ -54,6 +54,11 @@ _ATTENDANCE_FIELDS = (("listen_minutes", "listen_time"), ("inout_times", "inout_
                       ("late_minutes", "u_late"), ("leave_minutes", "u_leave"))
 
 
+_API_FIELDS = dict(_ATTENDANCE_FIELDS)
+_PROGRESS_FIELDS = {"finished": "finish", "not_started": "lessonNotStart", "on_class": "lessonOnClass",
+                    "expired": "lessonExpired", "total": "total"}
+
+
 def _attendance_fields(item: Mapping[str, Any], endpoint: str) -> dict[str, int]:
     return {column: req_int(item, key, endpoint) for column, key in _ATTENDANCE_FIELDS}
 
@@ -66,22 +71,56 @@ def _data_object(rec: Mapping[str, Any], endpoint: str, expected: str = "an obje
 
 
 def _data_list(rec: Mapping[str, Any], endpoint: str) -> list:
-    data = rec["body"].get("data")
-    if data is None:
+    """The answer's ``data`` list: ``[]`` (or PHP's empty ``{}``) is an honest empty answer; a missing
+    or null ``data`` on success is not (the client retries those; a recorded one is drift)."""
+    data = rec["body"].get("data", "<missing>")
+    if data == {}:
         return []
     if not isinstance(data, list):
         raise DataDriftError(endpoint, "data", data, "a list")
     return data
 
 
+def _requested_ids(rec: Mapping[str, Any], endpoint: str, name: str) -> set[int]:
+    value = rec["params"].get(name)
+    values = value if isinstance(value, list) else [value]
+    return {to_int(v, endpoint, name) for v in values}
+
+
+def _foreign(endpoint: str, rec: Mapping[str, Any], name: str, got: int, requested: set[int]) -> dict | None:
+    """Evidence that an answer holds an id its request did not ask for (an answer of another request)."""
+    if got in requested:
+        return None
+    return {"endpoint": endpoint, "field": name, "got": got, "requested": sorted(requested)[:10]}
+
+
 def _by_path(records: Iterable[Mapping[str, Any]], path: str) -> list[Mapping[str, Any]]:
     return [r for r in records if r["path"] == path]
 
 
-def _table(rows: list[dict[str, Any]], schema: pa.Schema, keys: tuple[str, ...]) -> pa.Table:
-    cols = {f.name: [r[f.name] for r in rows] for f in schema}
-    table = pa.table({f.name: pa.array(cols[f.name], type=f.type) for f in schema}, schema=schema)
+def _table(rows: list[dict[str, Any]], schema: pa.Schema, keys: tuple[str, ...], endpoint: str,
+           fields: Mapping[str, str] | None = None) -> pa.Table:
+    """The rows as a table of ``schema``; a value that does not fit its column is reported with the
+    endpoint, the API field (``fields``: column -> API field) and the value, never a bare Arrow error."""
+    arrays = []
+    for f in schema:
+        values = [r[f.name] for r in rows]
+        try:
+            arrays.append(pa.array(values, type=f.type))
+        except (pa.ArrowInvalid, pa.ArrowTypeError, OverflowError) as exc:
+            bad = next((v for v in values if not _fits(v, f.type)), values[0] if values else None)
+            field_name = (fields or {}).get(f.name, f.name)
+            raise DataDriftError(endpoint, field_name, bad, f"a value that fits {f.type}") from exc
+    table = pa.table(arrays, schema=schema)
     return table.sort_by([(k, "ascending") for k in keys]) if table.num_rows else table
+
+
+def _fits(value: Any, type_: pa.DataType) -> bool:
+    try:
+        pa.array([value], type=type_)
+    except (pa.ArrowInvalid, pa.ArrowTypeError, OverflowError):
+        return False
+    return True
 
 
 # --------------------------------------------------------------------------- lessons
@@ -99,13 +138,20 @@ def api17_lessons(records: Iterable[Mapping[str, Any]]) -> dict[int, Mapping[str
 def lessons(day: date, records: list[Mapping[str, Any]]) -> Normalized:
     window = api17_lessons(records)
     details: dict[int, Mapping[str, Any]] = {}
+    foreign: list[dict] = []
     for rec in _by_path(records, API19):
+        asked = _requested_ids(rec, API19, "lessonId")
         for item in _data_list(rec, API19):
-            details[req_int(item, "zby_lid", API19)] = item
+            lid = req_int(item, "zby_lid", API19)
+            details[lid] = item
+            foreign.append(_foreign(API19, rec, "zby_lid", lid, asked))
     replay: dict[int, Mapping[str, Any]] = {}
     for rec in _by_path(records, API18):
+        asked = _requested_ids(rec, API18, "lesson_id")
         for item in _data_list(rec, API18):
-            replay[req_int(item, "lesson_id", API18)] = item
+            lid = req_int(item, "lesson_id", API18)
+            replay[lid] = item
+            foreign.append(_foreign(API18, rec, "lesson_id", lid, asked))
     classes: dict[int, Mapping[str, Any]] = {}
     for rec in _by_path(records, API30):
         lid = to_int(rec["params"].get("lessonId"), API30, "lessonId")
@@ -135,9 +181,9 @@ def lessons(day: date, records: list[Mapping[str, Any]]) -> Normalized:
         if r["status"] not in (0, 1, 2, 3):
             raise DataDriftError(API19, "status", r["status"], "a lesson status 0-3")
     return Normalized(
-        _table(rows, schemas.LESSONS, ("lesson_id",)),
+        _table(rows, schemas.LESSONS, ("lesson_id",), API19),
         {"window_ids": sorted(window), "missing_details": sorted(set(window) - set(details)),
-         "missing_class": sorted(set(window) - set(classes))},
+         "missing_class": sorted(set(window) - set(classes)), "foreign": [f for f in foreign if f]},
     )
 
 
@@ -157,7 +203,8 @@ def attendance(day: date, records: list[Mapping[str, Any]]) -> Normalized:
                 "user_id": req_int(item, "user_id", API23),
                 **_attendance_fields(item, API23),
             })
-    return Normalized(_table(rows, schemas.ATTENDANCE, ("lesson_id", "user_id")), {"api_count": counts})
+    return Normalized(_table(rows, schemas.ATTENDANCE, ("lesson_id", "user_id"), API23, _API_FIELDS),
+                      {"api_count": counts})
 
 
 def teacher_inout(day: date, records: list[Mapping[str, Any]]) -> Normalized:
@@ -173,20 +220,24 @@ def teacher_inout(day: date, records: list[Mapping[str, Any]]) -> Normalized:
             "actual_end": to_time(d.get("actual_end_time"), API34, "actual_end_time"),
             **_attendance_fields(d, API34),
         })
-    return Normalized(_table(rows, schemas.TEACHER_INOUT, ("lesson_id",)))
+    return Normalized(_table(rows, schemas.TEACHER_INOUT, ("lesson_id",), API34, _API_FIELDS))
 
 
 def awards(day: date, records: list[Mapping[str, Any]]) -> Normalized:
-    rows = []
+    rows, foreign = [], []
     for rec in _by_path(records, API25):
+        asked = _requested_ids(rec, API25, "lessonIds")
         for item in _data_list(rec, API25):
+            lid = req_int(item, "lesson_id", API25)
+            foreign.append(_foreign(API25, rec, "lesson_id", lid, asked))
             rows.append({
                 "lesson_date": day,
-                "lesson_id": req_int(item, "lesson_id", API25),
+                "lesson_id": lid,
                 "user_id": req_int(item, "user_id", API25),
                 "award_num": req_int(item, "award_num", API25),
             })
-    return Normalized(_table(rows, schemas.AWARDS, ("lesson_id", "user_id")))
+    return Normalized(_table(rows, schemas.AWARDS, ("lesson_id", "user_id"), API25),
+                      {"foreign": [f for f in foreign if f]})
 
 
 def key_event_counts(day: date, records: list[Mapping[str, Any]]) -> Normalized:
@@ -194,17 +245,17 @@ def key_event_counts(day: date, records: list[Mapping[str, Any]]) -> Normalized:
     for rec in _by_path(records, API27):
         lid = to_int(rec["params"].get("lid"), API27, "lid")
         etype = rec["params"].get("event_type")
-        data = rec["body"].get("data")
-        if data in (None, [], ""):
+        data = rec["body"].get("data", "<missing>")
+        if data == []:
             continue  # PHP's json_encode of an empty array: no events of this type
         if not isinstance(data, Mapping):
             raise DataDriftError(API27, "data", data, "an object {user_id: count}")
         for uid, n in data.items():
             count = to_int(n, API27, f"data[{uid}]")
-            if count > 0:
+            if count != 0:  # a negative count is kept for the plausibility check to report
                 rows.append({"lesson_date": day, "lesson_id": lid, "user_id": to_int(uid, API27, "data key"),
                              "event_type": etype, "event_count": count})
-    return Normalized(_table(rows, schemas.KEY_EVENT_COUNTS, ("lesson_id", "user_id", "event_type")))
+    return Normalized(_table(rows, schemas.KEY_EVENT_COUNTS, ("lesson_id", "user_id", "event_type"), API27))
 
 
 def key_events(day: date, records: list[Mapping[str, Any]], count_records: list[Mapping[str, Any]]) -> Normalized:
@@ -219,13 +270,14 @@ def key_events(day: date, records: list[Mapping[str, Any]], count_records: list[
     expected = {(r["lesson_id"], r["user_id"], r["event_type"]): r["event_count"]
                 for r in key_event_counts(day, count_records).table.to_pylist()}
     got = Counter((r["lesson_id"], r["user_id"], r["event_type"]) for r in rows)
-    return Normalized(_table(rows, schemas.KEY_EVENTS, ("lesson_id", "user_id", "event_type", "event_time")),
+    return Normalized(_table(rows, schemas.KEY_EVENTS, ("lesson_id", "user_id", "event_type", "event_time"), API28),
                       {"expected_counts": expected, "got_counts": dict(got)})
 
 
 def help_requests(day: date, records: list[Mapping[str, Any]]) -> Normalized:
-    rows = []
+    rows, windows = [], []
     for rec in _by_path(records, API16):
+        windows.append([to_time(rec["params"].get(k), API16, k, nullable=False) for k in ("start_time", "end_time")])
         for item in _data_list(rec, API16):
             rows.append({
                 "lesson_date": day,
@@ -236,7 +288,8 @@ def help_requests(day: date, records: list[Mapping[str, Any]]) -> Normalized:
                 "help_content": to_str(item.get("help_content"), API16, "help_content"),
                 "help_time": to_time(require(item, "help_time", API16), API16, "help_time", nullable=False),
             })
-    return Normalized(_table(rows, schemas.HELP_REQUESTS, ("lesson_id", "user_id", "help_time", "help_type")))
+    return Normalized(_table(rows, schemas.HELP_REQUESTS, ("lesson_id", "user_id", "help_time", "help_type"), API16),
+                      {"windows": windows})
 
 
 def course_progress(records: list[Mapping[str, Any]]) -> Normalized:
@@ -252,4 +305,4 @@ def course_progress(records: list[Mapping[str, Any]]) -> Normalized:
             "expired": req_int(d, "lessonExpired", API26),
             "total": req_int(d, "total", API26),
         })
-    return Normalized(_table(rows, schemas.COURSE_PROGRESS, ("class_id",)))
+    return Normalized(_table(rows, schemas.COURSE_PROGRESS, ("class_id",), API26, _PROGRESS_FIELDS))

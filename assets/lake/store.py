@@ -1,4 +1,4 @@
-"""Writing lake Parquet files (atomic, deterministic bytes)."""
+"""Writing and reading lake Parquet files (atomic, deterministic bytes)."""
 
 from __future__ import annotations
 
@@ -14,3 +14,8 @@ def write_table(table: pa.Table, path: Path) -> None:
     """Replace ``path`` with ``table``: same table, same bytes."""
     with atomic_path(path) as tmp:
         pq.write_table(table, tmp, compression="zstd", write_statistics=True)
+
+
+def read_table(path: Path) -> pa.Table | None:
+    """A lake file, or None when it was never written."""
+    return pq.read_table(path) if path.exists() else None

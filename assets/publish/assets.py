@@ -7,10 +7,17 @@
 
 from dagster import AssetExecutionContext, MaterializeResult, MetadataValue, asset
 
+from ..raw.assets import COURSE_PROGRESS
+from ..raw.store import SnapshotAges
 from ..resources import DataDirResource
 from ..warehouse.assets import WAREHOUSE_KEY
 from .feeds import write_feeds
 from .report import build_report
+
+
+def data_notes(dirs) -> list[str]:
+    """What the published data lacks or keeps from earlier (shown in the report and the run summary)."""
+    return SnapshotAges.read(dirs.raw_snapshot_ages(COURSE_PROGRESS)).notes()
 
 
 @asset(
@@ -48,7 +55,7 @@ def feeds_files(context: AssetExecutionContext, data_dir: DataDirResource) -> Ma
 )
 def report_html(context: AssetExecutionContext, data_dir: DataDirResource) -> MaterializeResult:
     dirs = data_dir.dirs
-    result = build_report(dirs.warehouse, dirs.report)
+    result = build_report(dirs.warehouse, dirs.report, notes=data_notes(dirs))
     context.log.info(f"report: {result.bytes:,} bytes in {result.seconds:.2f}s")
     return MaterializeResult(metadata={
         "path": MetadataValue.path(str(result.path)),

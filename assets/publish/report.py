@@ -317,7 +317,14 @@ CHARTS = [
 ]
 
 
-def render(data: dict) -> str:
+def _notes(notes: list[str]) -> str:
+    if not notes:
+        return ""
+    items = "".join(f"<li>{_e(n)}</li>" for n in notes)
+    return f'<section class="card notes" role="note"><h2>注意 Data notes</h2><ul>{items}</ul></section>\n'
+
+
+def render(data: dict, notes: list[str] | None = None) -> str:
     css = _asset_text("templates", "report.css")
     js = _asset_text("templates", "report.js")
     chartjs = "\n".join(line for line in _asset_text("vendor", "chartjs", "chart.umd.min.js").splitlines()
@@ -352,7 +359,7 @@ def render(data: dict) -> str:
 <p class="meta">{subtitle} · 生成于 generated {_e(generated)} · 数据仓库构建于 warehouse built {_e(data.get("warehouse_built_at") or "–")}</p>
 </header>
 <main>
-{main}
+{_notes(notes or [])}{main}
 </main>
 <footer>liveclass · 定义见 definitions in docs/definitions.md · 完整数据见 full data in feeds/ · 图表 charts: Chart.js (MIT)</footer>
 <script id="report-data" type="application/json">{payload}</script>
@@ -364,8 +371,10 @@ def render(data: dict) -> str:
 
 
 def build_report(warehouse: str | os.PathLike, out_path: str | os.PathLike, *,
-                 days: int = DEFAULT_DAYS) -> ReportResult:
-    """Render the report for the last ``days`` days of ``warehouse`` and publish it atomically at ``out_path``."""
+                 days: int = DEFAULT_DAYS, notes: list[str] | None = None) -> ReportResult:
+    """Render the report for the last ``days`` days of ``warehouse`` and publish it atomically at ``out_path``.
+
+    ``notes`` are shown above everything (e.g. data kept from an earlier snapshot)."""
     t0 = time.perf_counter()
     warehouse = Path(warehouse)
     if not warehouse.is_file():
@@ -375,7 +384,7 @@ def build_report(warehouse: str | os.PathLike, out_path: str | os.PathLike, *,
         data = collect(con, days=days)
     finally:
         con.close()
-    page = render(data).encode("utf-8")
+    page = render(data, notes).encode("utf-8")
     out = Path(out_path)
     with atomic_path(out) as tmp:
         tmp.write_bytes(page)

@@ -10,7 +10,11 @@ import time
 from collections.abc import Callable
 from datetime import date
 
+import pyarrow.parquet as pq
 from dagster import (
+    AssetCheckResult,
+    AssetCheckSeverity,
+    AssetCheckSpec,
     AssetExecutionContext,
     AssetKey,
     AssetsDefinition,
@@ -21,12 +25,13 @@ from dagster import (
     asset,
 )
 
+from pipeline.core import calendar
 from pipeline.core.crash import crash_point
 from pipeline.core.layout import DataDir
 
 from ..resources import DataDirResource, LiveClassApiResource
 from . import extract, fanout
-from .store import Recorder, read_raw, write_raw
+from .store import Recorder, SnapshotAges, read_raw, write_raw
 
 LAYER = "raw"
 
@@ -88,12 +93,21 @@ def _pages(dirs: DataDir, group: str, day: str) -> list[dict]:
 
 
 def _previous_classes(dirs: DataDir, day: str) -> dict[int, dict]:
-    path = dirs.raw_file("lessons", day)
-    return fanout.known_lesson_classes(read_raw(path)) if path.exists() else {}
+    """API 30 answers of an earlier extraction of the day that the lake accepted."""
+    raw, lake = dirs.raw_file("lessons", day), dirs.lake_file("lessons", day)
+    if not raw.exists() or not lake.exists():
+        return {}
+    accepted = {r["lesson_id"]: (r["class_id"], r["class_name"])
+                for r in pq.read_table(lake, columns=["lesson_id", "class_id", "class_name"]).to_pylist()}
+    return fanout.known_lesson_classes(read_raw(raw), accepted)
 
 
 def _window(dirs: DataDir, day: str) -> list[int]:
     return fanout.window_lesson_ids(_pages(dirs, "lessons", day))
+
+
+def _unheld(dirs: DataDir, day: str) -> list[int]:
+    return fanout.unheld_lessons(_pages(dirs, "lessons", day))
 
 
 def build_raw_assets(partitions: DailyPartitionsDefinition) -> list[AssetsDefinition]:
@@ -104,9 +118,11 @@ def build_raw_assets(partitions: DailyPartitionsDefinition) -> list[AssetsDefini
                   "API 17 (the day's lessons) + API 19 details + API 18 status/replay + API 30 class.",
                   lambda c, d, dirs, day: extract.lessons(c, d, _previous_classes(dirs, day)), p),
         raw_asset("attendance", "attendance", "API 23: every page of every lesson's attendance.",
-                  lambda c, d, dirs, day: extract.attendance(c, _window(dirs, day)), p, deps=("lessons",)),
+                  lambda c, d, dirs, day: extract.attendance(c, _window(dirs, day), _unheld(dirs, day)), p,
+                  deps=("lessons",)),
         raw_asset("teacher_inout", "teachers", "API 34: the teacher's in/out per lesson.",
-                  lambda c, d, dirs, day: extract.teacher_inout(c, _window(dirs, day)), p, deps=("lessons",)),
+                  lambda c, d, dirs, day: extract.teacher_inout(c, _window(dirs, day), _unheld(dirs, day)), p,
+                  deps=("lessons",)),
         raw_asset("awards", "engagement", "API 25: star awards, lesson ids batched by 100.",
                   lambda c, d, dirs, day: extract.awards(c, _window(dirs, day)), p, deps=("lessons",)),
         raw_asset("key_event_counts", "engagement", "API 27: per-student counts of the six key events per lesson.",
@@ -122,6 +138,7 @@ def build_raw_assets(partitions: DailyPartitionsDefinition) -> list[AssetsDefini
 
 
 COURSE_PROGRESS = "course_progress"
+PROGRESS_FRESH_CHECK = "course_progress_fresh"
 
 
 @asset(
@@ -130,10 +147,12 @@ COURSE_PROGRESS = "course_progress"
     kinds={"python", "json"},
     deps=[raw_key("lessons")],
     description="API 26: current progress of every class seen in the raw lessons pages (a snapshot, not daily). "
-                "A class whose call fails keeps its previous answer; metadata `classes_kept` lists them.",
+                "A class whose call fails keeps its previous answer, and the check course_progress_fresh warns.",
+    check_specs=[AssetCheckSpec(PROGRESS_FRESH_CHECK, asset=raw_key(COURSE_PROGRESS), blocking=False,
+                                description="Every class seen has a course-progress answer from this refresh.")],
 )
 def raw_course_progress(context: AssetExecutionContext, api: LiveClassApiResource,
-                        data_dir: DataDirResource) -> MaterializeResult:
+                        data_dir: DataDirResource):
     dirs = data_dir.dirs
     seen: set[int] = set()
     for path in dirs.raw_files("lessons"):
@@ -142,6 +161,7 @@ def raw_course_progress(context: AssetExecutionContext, api: LiveClassApiResourc
     recorder = Recorder()
     client = api.get_client(on_response=recorder, rate_limit_file=str(dirs.rate_limit_file))
     t0 = time.monotonic()
+    now = calendar.now().isoformat(timespec="seconds")
     try:
         failed = extract.course_progress(client, class_ids)
     finally:
@@ -150,6 +170,7 @@ def raw_course_progress(context: AssetExecutionContext, api: LiveClassApiResourc
         raise Failure(description=f"API 26 failed for all {len(class_ids)} classes; the previous snapshot and "
                                   "warehouse stay in place")
     path = dirs.raw_snapshot(COURSE_PROGRESS)
+    before = SnapshotAges.read(dirs.raw_snapshot_ages(COURSE_PROGRESS))
     kept: list[dict] = []
     if failed:  # keep the previous answer of a class whose call failed this time
         previous = {r["params"].get("classroomId"): r for r in (read_raw(path) if path.exists() else [])}
@@ -157,9 +178,18 @@ def raw_course_progress(context: AssetExecutionContext, api: LiveClassApiResourc
         context.log.warning(f"API 26 failed for {len(failed)} class(es) {failed[:10]}; "
                             f"kept the previous snapshot of {len(kept)} of them")
     pages = write_raw(path, recorder.records + kept)
+    kept_ids = {r["params"].get("classroomId") for r in kept}
+    ages = SnapshotAges(now, {c: now for c in class_ids if c not in failed}
+                        | {c: before.fetched_at.get(c, "") for c in kept_ids},
+                        sorted(set(failed) - kept_ids))
+    ages.write(dirs.raw_snapshot_ages(COURSE_PROGRESS))
     meta = api_metadata(client.stats.snapshot(), time.monotonic() - t0)
     meta["pages"] = MetadataValue.int(pages)
     meta["path"] = MetadataValue.path(str(path))
     meta["classes_failed"] = MetadataValue.json(failed)
-    meta["classes_kept"] = MetadataValue.json(sorted(r["params"].get("classroomId") for r in kept))
-    return MaterializeResult(metadata=meta)
+    meta["classes_kept"] = MetadataValue.json({str(c): t for c, t in ages.kept.items()})
+    notes = ages.notes()
+    yield MaterializeResult(metadata=meta, check_results=[AssetCheckResult(
+        check_name=PROGRESS_FRESH_CHECK, passed=not notes, severity=AssetCheckSeverity.WARN,
+        metadata={"classes": MetadataValue.int(len(class_ids)), "kept": MetadataValue.json(meta["classes_kept"].value),
+                  "missing": MetadataValue.json(ages.missing), "notes": MetadataValue.json(notes)})])

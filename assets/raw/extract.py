@@ -1,20 +1,28 @@
 """What each raw asset asks the API for one day, with the fewest calls the endpoints allow.
 
 Per day: API 17 once, API 16 once, API 19/18/25 once per 100 lessons.
-Per lesson: API 30 once ever (it takes a lesson id; no endpoint maps lessons to
-classes in bulk; a re-extraction reuses the recorded answer), API 23 once per 40 students, API 34 once, API 27 once per
-event type (6).  API 28 only for (lesson, user, type) with an API 27 count
-above zero, so no call can only return nothing.  API 26 once per class seen.
-The client records every answer through its ``on_response`` hook.
+Per lesson: API 30 twice, once ever (it takes a lesson id; no endpoint maps lessons to
+classes in bulk; a re-extraction reuses the recorded answer once the lake accepted it),
+API 23 once per 40 students, API 34 once, API 27 once per event type (6).  API 28 only
+for (lesson, user, type) with an API 27 count above zero, so no call can only return
+nothing.  API 26 once per class seen.  The client records every answer through its
+``on_response`` hook (the newest answer of a request replaces an older one).
+
+Answers that echo their request (APIs 18, 19, 25 name the lesson ids they answer) are
+checked here, and a foreign one is asked again once; the lake checks the final pages.
+Answers that cannot be checked against anything (API 30's class, and APIs 23 and 34 for a
+lesson that was never held, so nothing else says who was there) are asked twice and taken
+when they agree (:func:`consensus`): a cache or gateway that mixes up answers is caught.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Sequence
 from datetime import date
+from typing import Any, TypeVar
 
-from pipeline.api import LiveClassClient, ParameterError, RetriesExhausted, TransientError
-from pipeline.api.catalog import EVENT_TYPES
+from pipeline.api import ApiError, LiveClassClient, ParameterError, RetriesExhausted, TransientError
+from pipeline.api.catalog import BY_METHOD, EVENT_TYPES
 from pipeline.core.calendar import day_window
 
 from . import fanout
@@ -33,23 +41,72 @@ def lessons(client: LiveClassClient, day: date, known_classes: dict[int, dict] |
     ids = fanout.lesson_ids(items)
     known = known_classes or {}
     if ids:
-        client.get_lesson_info(ids)  # API 19, batches of 100
-        client.get_lesson_status(ids)  # API 18, batches of 100
-        client.map_concurrent(client.get_lesson_class, [i for i in ids if i not in known])  # API 30
+        by_ids(client, client.get_lesson_info, ids, "zby_lid")  # API 19, batches of 100
+        by_ids(client, client.get_lesson_status, ids, "lesson_id")  # API 18, batches of 100
+        new = [i for i in ids if i not in known]
+        client.map_concurrent(lambda lid: consensus(lambda: client.get_lesson_class(lid), "get_lesson_class",
+                                                    f"the class of lesson {lid}"), new)  # API 30
     return [known[i] for i in ids if i in known]
 
 
-def attendance(client: LiveClassClient, lesson_ids: list[int]) -> None:
-    client.map_concurrent(client.get_attendance, lesson_ids)  # API 23, every page
+BATCH = 100  # ids per call of APIs 18, 19 and 25
+T = TypeVar("T")
 
 
-def teacher_inout(client: LiveClassClient, lesson_ids: list[int]) -> None:
-    client.map_concurrent(client.get_teacher_inout, lesson_ids)  # API 34
+def by_ids(client: LiveClassClient, method: Callable[[Sequence[int]], list], ids: list[int], echoed: str) -> None:
+    """A batched lookup whose items echo their lesson id: a batch answered with ids it did not ask
+    for (an answer of another request) is asked again once."""
+
+    def one(batch: list[int]) -> None:
+        asked = set(batch)
+        items = method(batch)
+        if not set(fanout.lesson_ids(items, key=echoed)) <= asked:
+            method(batch)  # the newest answer is the one recorded; the lake checks it
+
+    client.map_concurrent(one, [ids[i:i + BATCH] for i in range(0, len(ids), BATCH)])
+
+
+def consensus(ask: Callable[[], T], method: str, what: str) -> T:
+    """Ask twice and take the answer when both agree; else a third time and take the answer two of
+    the three agree on (the newest recorded, since it is the third); else fail naming the endpoint."""
+    first, second = ask(), ask()
+    if first == second:
+        return second
+    third = ask()
+    if third in (first, second):
+        return third
+    path = BY_METHOD[method].path
+    raise ApiError(f"three different answers for {what}: the platform (or a cache in between) mixes up "
+                   "answers of different requests", path=path)
+
+
+def attendance(client: LiveClassClient, lesson_ids: list[int], unheld: Iterable[int] = ()) -> None:
+    """API 23, every page; a lesson never held is asked twice (nothing else tells who was there)."""
+    unheld = set(unheld)
+
+    def one(lid: int) -> Any:
+        if lid in unheld:
+            return consensus(lambda: client.get_attendance(lid), "get_attendance_page", f"lesson {lid}'s attendance")
+        return client.get_attendance(lid)
+
+    client.map_concurrent(one, lesson_ids)
+
+
+def teacher_inout(client: LiveClassClient, lesson_ids: list[int], unheld: Iterable[int] = ()) -> None:
+    """API 34; a lesson never held is asked twice (no actual times to check its teacher record against)."""
+    unheld = set(unheld)
+
+    def one(lid: int) -> Any:
+        if lid in unheld:
+            return consensus(lambda: client.get_teacher_inout(lid), "get_teacher_inout", f"lesson {lid}'s teacher")
+        return client.get_teacher_inout(lid)
+
+    client.map_concurrent(one, lesson_ids)
 
 
 def awards(client: LiveClassClient, lesson_ids: list[int]) -> None:
     if lesson_ids:
-        client.get_student_awards(lesson_ids)  # API 25, batches of 100
+        by_ids(client, client.get_student_awards, lesson_ids, "lesson_id")  # API 25, batches of 100
 
 
 def key_event_counts(client: LiveClassClient, lesson_ids: list[int]) -> None:

@@ -14,7 +14,7 @@ from typing import Any
 from pipeline.api.catalog import path_of
 from pipeline.core.coerce import DataDriftError, to_int
 
-API17, API27, API30 = path_of("17"), path_of("27"), path_of("30")
+API17, API19, API25, API27, API30 = (path_of(n) for n in ("17", "19", "25", "27", "30"))
 
 Record = Mapping[str, Any]
 
@@ -31,9 +31,9 @@ def _data(rec: Record) -> Any:
     return body.get("data") if isinstance(body, Mapping) else None
 
 
-def lesson_ids(items: Iterable[Any]) -> list[int]:
-    """The usable lesson ids among API 17 items."""
-    ids = (_int(item.get("lesson_id")) if isinstance(item, Mapping) else None for item in items)
+def lesson_ids(items: Iterable[Any], key: str = "lesson_id") -> list[int]:
+    """The usable lesson ids among API items (API 17's ``lesson_id``, API 19's ``zby_lid`` ...)."""
+    ids = (_int(item.get(key)) if isinstance(item, Mapping) else None for item in items)
     return sorted({lid for lid in ids if lid is not None})
 
 
@@ -47,12 +47,29 @@ def window_lesson_ids(records: Iterable[Record]) -> list[int]:
     return lesson_ids(items)
 
 
-def known_lesson_classes(records: Iterable[Record]) -> dict[int, Record]:
-    """Lesson id -> the API 30 record of an earlier extraction."""
+def unheld_lessons(records: Iterable[Record]) -> list[int]:
+    """Lessons API 19 says never started (no actual start time)."""
+    out: set[int] = set()
+    for rec in records:
+        data = _data(rec) if rec["path"] == API19 else None
+        for item in data if isinstance(data, list) else ():
+            lid = _int(item.get("zby_lid")) if isinstance(item, Mapping) else None
+            if lid is not None and not item.get("actual_start_time"):
+                out.add(lid)
+    return sorted(out)
+
+
+def known_lesson_classes(records: Iterable[Record], accepted: Mapping[int, tuple[Any, Any]]) -> dict[int, Record]:
+    """Lesson id -> the API 30 record of an earlier extraction, for the lessons whose class the lake
+    accepted (``accepted``: lesson id -> (class id, class name) of the lake's lessons partition).
+    An answer the lake never accepted (its day failed) is asked again."""
     out: dict[int, Record] = {}
     for rec in records:
         lid = _int(rec["params"].get("lessonId")) if rec["path"] == API30 else None
-        if lid is not None:
+        data = _data(rec)
+        if lid is None or lid not in accepted or not isinstance(data, Mapping):
+            continue
+        if (_int(data.get("id")), data.get("name")) == accepted[lid]:
             out[lid] = rec
     return out
 
@@ -82,3 +99,15 @@ def positive_event_triples(records: Iterable[Record]) -> list[tuple[int, int, st
             if user is not None and count is not None and count > 0:
                 out.add((lid, user, etype))
     return sorted(out)
+
+
+def award_students(records: Iterable[Record]) -> set[tuple[int, int]]:
+    """(lesson, user) pairs with stars in API 25's answers."""
+    out: set[tuple[int, int]] = set()
+    for rec in records:
+        data = _data(rec) if rec["path"] == API25 else None
+        for item in data if isinstance(data, list) else ():
+            pair = (_int(item.get("lesson_id")), _int(item.get("user_id"))) if isinstance(item, Mapping) else (None,)
+            if None not in pair:
+                out.add(pair)
+    return out

@@ -29,6 +29,8 @@ class DataDriftError(ValueError):
 
 
 _INT_RE = re.compile(r"^\s*-?\d+\s*$")
+#: Integers a JSON float holds exactly; an id sent as a larger float may already have been rounded.
+MAX_SAFE_FLOAT_INT = 2**53
 
 
 def to_int(value: Any, endpoint: str, name: str, *, nullable: bool = False) -> int | None:
@@ -43,6 +45,8 @@ def to_int(value: Any, endpoint: str, name: str, *, nullable: bool = False) -> i
     if isinstance(value, str) and _INT_RE.match(value):
         return int(value)
     if isinstance(value, float) and value.is_integer():
+        if abs(value) > MAX_SAFE_FLOAT_INT:
+            raise DataDriftError(endpoint, name, value, "an integer (a float above 2^53 may have been rounded)")
         return int(value)
     raise DataDriftError(endpoint, name, value, "an integer")
 
@@ -50,7 +54,13 @@ def to_int(value: Any, endpoint: str, name: str, *, nullable: bool = False) -> i
 def to_str(value: Any, endpoint: str, name: str) -> str | None:
     if value is None:
         return None
-    if isinstance(value, (str, int)) and not isinstance(value, bool):
+    if isinstance(value, str):
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:  # a lone surrogate escape such as "\ud800": not text
+            raise DataDriftError(endpoint, name, value, "valid Unicode text") from None
+        return value
+    if isinstance(value, int) and not isinstance(value, bool):
         return str(value)
     raise DataDriftError(endpoint, name, value, "a string")
 

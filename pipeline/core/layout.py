@@ -4,6 +4,7 @@
 
     raw/<group>/date=YYYY-MM-DD/pages.jsonl.gz     exact API answers + request params
     raw/<group>/snapshot.jsonl.gz                  non-daily answers (course progress)
+    raw/<group>/fetched_at.json                    when each snapshot entry was last answered
     lake/<table>/date=YYYY-MM-DD/part-0.parquet    typed daily tables
     lake/<table>/snapshot.parquet                  typed snapshot tables
     warehouse.duckdb                               published atomically
@@ -43,6 +44,10 @@ class DataDir:
 
     def raw_snapshot(self, group: str) -> Path:
         return self.root / "raw" / group / RAW_SNAPSHOT
+
+    def raw_snapshot_ages(self, group: str) -> Path:
+        """When each entry of a snapshot was last answered (JSON: key -> ISO time)."""
+        return self.root / "raw" / group / "fetched_at.json"
 
     def raw_files(self, group: str | None = None) -> list[Path]:
         """Every raw page file (of one group, or of all), sorted."""

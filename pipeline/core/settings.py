@@ -74,14 +74,24 @@ class Settings:
     lookback_days: int = 2
     dagster_home: Path = field(default_factory=lambda: Path("dagster_home").resolve())
     warehouse: Path | None = None  # `liveclass query --warehouse` default; None: the data dir's
+    notices: tuple[str, ...] = ()  # one line each, for the user (e.g. an env file others can read)
 
     # -- reading ----------------------------------------------------------------------
 
     @classmethod
-    def from_env(cls, env: Mapping[str, str] | None = None, *, cwd: str | os.PathLike | None = None) -> Settings:
-        """Settings from ``env`` (default ``os.environ``); relative paths resolved against ``cwd``."""
-        env = os.environ if env is None else env
+    def from_env(cls, env: Mapping[str, str] | None = None, *, cwd: str | os.PathLike | None = None,
+                 env_file: str | os.PathLike | None = None) -> Settings:
+        """Settings from ``env`` (default ``os.environ``) over an env file (``env_file``, else ``.env`` in
+        ``cwd`` if there is one; the variables already set win, as with Dagster's own ``.env``
+        loading); relative paths resolved against ``cwd``."""
+        process = os.environ if env is None else env
         base = Path(cwd) if cwd is not None else Path.cwd()
+        file = Path(env_file) if env_file is not None else base / ".env"
+        notices: list[str] = []
+        env = dict(process)
+        if env_file is not None or file.is_file():
+            values, notices = read_env_file(file)
+            env = {**values, **process}
 
         def text(name: str) -> str | None:
             value = env.get(name)
@@ -113,7 +123,7 @@ class Settings:
             base_url=base_url,
             app_id=text(APP_ID),
             secret=env.get(SECRET) or None,
-            secret_env=SECRET if base_url and env.get(SECRET) else None,
+            secret_env=SECRET if base_url and process.get(SECRET) else None,
             data_dir=path(DATA_DIR, "data"),
             rate_limit=number(RATE_LIMIT, float, None, 0),
             concurrency=number(CONCURRENCY, int, 8, 1),
@@ -121,6 +131,7 @@ class Settings:
             lookback_days=number(LOOKBACK_DAYS, int, 2, 0),
             dagster_home=path(DAGSTER_HOME, "dagster_home"),
             warehouse=(base / warehouse).resolve() if warehouse else None,
+            notices=tuple(notices),
         )
 
     # -- deriving ---------------------------------------------------------------------
@@ -154,6 +165,33 @@ class Settings:
 
     def replace(self, **changes) -> Settings:
         return dataclasses.replace(self, **changes)
+
+
+def read_env_file(path: Path) -> tuple[dict[str, str], list[str]]:
+    """``KEY=VALUE`` lines of an env file (``#`` comments, optional ``export`` and quotes), and a
+    notice when others can read it (it holds the secret)."""
+    try:
+        text = path.read_text(encoding="utf-8")
+        mode = path.stat().st_mode
+    except OSError as exc:
+        raise SettingsError(f"cannot read the env file {path}: {exc.strerror}.") from None
+    values: dict[str, str] = {}
+    for n, line in enumerate(text.splitlines(), 1):
+        line = line.strip()
+        if not line or line.startswith("#"):
+            continue
+        name, sep, value = line.removeprefix("export ").partition("=")
+        if not sep or not name.strip().isidentifier():
+            raise SettingsError(f"{path}:{n}: expected NAME=VALUE, got {line[:40]!r}.")
+        value = value.strip()
+        if len(value) >= 2 and value[0] == value[-1] and value[0] in "'\"":
+            value = value[1:-1]
+        values[name.strip()] = value
+    notices = []
+    if mode & 0o077:
+        notices.append(f"{path} can be read by other users (mode {mode & 0o777:o}) and may hold the secret; "
+                       f"run: chmod 600 {path}")
+    return values, notices
 
 
 def crash_spec() -> str | None:

@@ -6,9 +6,10 @@ import pyarrow as pa
 import pytest
 
 from assets.lake import checks, normalize
-from assets.lake.normalize import TZ, DataDriftError
 from assets.raw import fanout
 from pipeline.core import schemas
+from pipeline.core.calendar import TZ
+from pipeline.core.coerce import DataDriftError
 
 DAY = date(2026, 3, 10)
 
@@ -105,3 +106,137 @@ def test_unique_and_timestamp_checks_fail_on_bad_rows():
                                  type=schemas.TS)})
     passed, meta = checks.timestamps_plausible(ts, DAY)
     assert not passed and meta["outside"] == {"t": 1}
+
+
+# -- a misbehaving platform: values that do not fit, answers of other requests, implausible values --------
+
+def _attendance_page(lid, rows, count=None):
+    return rec(normalize.API23, {"lessonId": lid, "page": 1}, {"status": 1, "data": {
+        "page": 1, "sumpage": 1, "count": len(rows) if count is None else count, "data": rows}})
+
+
+def _row(uid, listen=30, late=0, leave=0):
+    return {"user_id": uid, "listen_time": listen, "inout_times": 2, "u_late": late, "u_leave": leave}
+
+
+def test_values_that_do_not_fit_their_column_name_endpoint_field_and_value():
+    with pytest.raises(DataDriftError) as err:
+        normalize.attendance(DAY, [_attendance_page(5, [_row(1, listen=10**12)])])
+    assert "/lesson/io/info field 'listen_time'" in str(err.value) and "1000000000000" in str(err.value)
+    with pytest.raises(DataDriftError) as err:  # a float id past 2^53 may have been rounded already
+        normalize.attendance(DAY, [_attendance_page(5, [_row(float(2**53 + 2))])])
+    assert "user_id" in str(err.value) and "2^53" in str(err.value)
+    help_rec = rec(normalize.API16, {"start_time": "2026-03-10 00:00", "end_time": "2026-03-11 00:00"},
+                   {"status": 1, "data": [{"lesson_id": 1, "user_id": 2, "help_type": "x", "help_item_name": "y",
+                                           "help_content": "bad \ud800 text", "help_time": "2026-03-10 10:00:00"}]})
+    with pytest.raises(DataDriftError) as err:
+        normalize.help_requests(DAY, [help_rec])
+    assert "help_content" in str(err.value) and "valid Unicode" in str(err.value)
+
+
+def test_a_lone_surrogate_answer_is_kept_exactly_in_the_raw_pages(tmp_path):
+    from assets.raw.store import read_raw, write_raw
+
+    record = rec(normalize.API16, {"start_time": "a"}, {"status": 1, "data": [{"help_content": "x\ud800y 中"}]})
+    write_raw(tmp_path / "p.jsonl.gz", [record])
+    assert read_raw(tmp_path / "p.jsonl.gz") == [record]
+
+
+def test_success_without_data_in_a_recorded_page_is_drift_not_nothing():
+    recs = lessons_records()
+    recs[1]["body"]["data"] = None  # API 19 "succeeded" with nothing
+    with pytest.raises(DataDriftError, match="/lesson/info field 'data'"):
+        normalize.lessons(DAY, recs)
+    counts = [rec(normalize.API27, {"lid": 9, "event_type": "handup"}, {"status": 1})]
+    with pytest.raises(DataDriftError, match="/lessonData/query field 'data'"):
+        normalize.key_event_counts(DAY, counts)
+
+
+def test_an_answer_of_another_request_is_found_by_its_echoed_ids():
+    recs = lessons_records()
+    recs[1]["params"]["lessonId"] = [100001]  # API 19 answered 100002 too, which this request never asked for
+    passed, meta = checks.answers_match_requests(normalize.lessons(DAY, recs))
+    assert not passed and meta["example"][0] == {"endpoint": normalize.API19, "field": "zby_lid", "got": 100002,
+                                                 "requested": [100001]}
+    assert checks.answers_match_requests(normalize.lessons(DAY, lessons_records()))[0]
+
+
+def _lessons_table():
+    return checks.lessons_by_id(normalize.lessons(DAY, lessons_records()).table)
+
+
+def test_attendance_plausibility_bounds():
+    lessons = _lessons_table()  # 100001 ran 18:00 .. 19:03:04 (63 min); 100002 never started (scheduled 45 min)
+    ok = normalize.attendance(DAY, [_attendance_page(100001, [_row(1, listen=70, late=5)]),
+                                    _attendance_page(100002, [_row(2, listen=0)])])
+    assert checks.attendance_plausible(ok, lessons)[0]
+    for row, field_name in [(_row(1, listen=-1), "listen_minutes"), (_row(1, listen=63 + 16), "listen_time"),
+                            (_row(1, late=61), "u_late"), (_row(1, leave=-3), "leave_minutes")]:
+        passed, meta = checks.attendance_plausible(normalize.attendance(DAY, [_attendance_page(100001, [row])]),
+                                                   lessons)
+        assert not passed and meta["example"][0]["field"] == field_name, (row, meta)
+        assert meta["example"][0]["endpoint"] == "/lesson/io/info"
+
+
+def test_attendance_must_hold_every_student_other_endpoints_saw():
+    norm = normalize.attendance(DAY, [_attendance_page(100001, [_row(1), _row(2)])])
+    assert checks.students_attended(norm, {"/lesson/student/award": {(100001, 1)}})[0]
+    passed, meta = checks.students_attended(norm, {"/lessonData/query": {(100001, 3)}})
+    assert not passed and meta["example"][0]["user_id"] == 3 and "/lessonData/query" in meta["example"][0]["expected"]
+
+
+def test_teacher_record_must_belong_to_its_lesson():
+    lessons = _lessons_table()
+    inout = lambda lid, start, tid=7: rec(normalize.API34, {"lessonId": lid}, {"status": 1, "code": 10000, "data": {
+        "teacher_id": tid, "actual_start_time": start, "actual_end_time": "2026-03-10 19:03:04" if start else None,
+        "listen_time": 60 if start else 0, "inout_times": 2, "u_late": 0, "u_leave": 0}})
+    good = normalize.teacher_inout(DAY, [inout(100001, "2026-03-10 18:02:49"), inout(100002, None, tid=8)])
+    assert checks.teacher_inout_plausible(good, lessons)[0]
+    other = normalize.teacher_inout(DAY, [inout(100001, "2026-03-10 20:02:49")])  # another lesson's record
+    passed, meta = checks.teacher_inout_plausible(other, lessons)
+    assert not passed and meta["example"][0]["field"] == "actual_start_time"
+    same_id = normalize.teacher_inout(DAY, [inout(100001, "2026-03-10 18:02:49"), inout(100002, None)])
+    passed, meta = checks.teacher_inout_plausible(same_id, lessons)  # one id for 李老师 and 王老师
+    assert not passed and meta["example"][0]["field"] == "teacher_id"
+
+
+def test_stars_counts_event_times_help_times_and_progress_that_cannot_be_true():
+    award = lambda n: rec(normalize.API25, {"lessonIds": [100001]}, {"status": 1, "data": [
+        {"lesson_id": 100001, "user_id": 1, "award_num": n}]})
+    assert checks.awards_plausible(normalize.awards(DAY, [award(3)]))[0]
+    assert not checks.awards_plausible(normalize.awards(DAY, [award(-1)]))[0]
+    assert not checks.awards_plausible(normalize.awards(DAY, [award(checks.MAX_STARS_PER_LESSON + 1)]))[0]
+    counts = [rec(normalize.API27, {"lid": 9, "event_type": "handup"}, {"status": 1, "data": {"11": -2}})]
+    passed, meta = checks.event_counts_plausible(normalize.key_event_counts(DAY, counts))
+    assert not passed and meta["example"][0]["value"] == -2  # a negative count is reported, not dropped
+    times = lambda t: [rec(normalize.API28, {"lid": 100001, "uid": 1, "event_type": "handup"},
+                           {"status": 1, "data": [{"event_time": t}]})]
+    lessons = _lessons_table()
+    assert checks.event_times_within_lesson(normalize.key_events(DAY, times("2026-03-10 18:30:00"), []), lessons)[0]
+    assert not checks.event_times_within_lesson(normalize.key_events(DAY, times("2026-03-10 23:30:00"), []),
+                                                lessons)[0]
+    help_at = lambda t: [rec(normalize.API16, {"start_time": "2026-03-10 00:00", "end_time": "2026-03-11 00:00"},
+                             {"status": 1, "data": [{"lesson_id": 1, "user_id": 2, "help_time": t}]})]
+    assert checks.help_within_window(normalize.help_requests(DAY, help_at("2026-03-10 10:00:00")))[0]
+    assert not checks.help_within_window(normalize.help_requests(DAY, help_at("2026-03-11 00:30:00")))[0]
+    progress = lambda total: [rec(normalize.API26, {"classroomId": 5}, {"status": 1, "data": {
+        "finish": 3, "lessonNotStart": 2, "lessonOnClass": 0, "lessonExpired": 1, "total": total}})]
+    assert checks.progress_adds_up(normalize.course_progress(progress(6)).table)[0]
+    assert not checks.progress_adds_up(normalize.course_progress(progress(7)).table)[0]
+
+
+def test_class_names_consistent_over_the_day():
+    recs = lessons_records()
+    recs[4]["body"]["data"] = {"id": 77, "name": "物理"}  # lesson 100002 claims class 77 under another name
+    passed, meta = checks.class_names_consistent(normalize.lessons(DAY, recs))
+    assert not passed and meta["example"][0]["class_id"] == 77
+
+
+def test_check_reports_are_json_by_construction():
+    import json
+
+    t = normalize.key_events(DAY, [rec(normalize.API28, {"lid": 1, "uid": 2, "event_type": "handup"},
+                                       {"status": 1, "data": [{"event_time": "2026-03-10 10:00:00"}] * 2})], []).table
+    passed, meta = checks.unique_keys(t, schemas.PRIMARY_KEYS["key_events"])
+    assert not passed
+    json.dumps(checks.json_safe(meta))  # a duplicate event time (a datetime) in the example

@@ -53,3 +53,22 @@ def test_bad_values_are_one_line_naming_the_variable(tmp_path, name, value, word
 def test_missing_credentials_with_a_url(tmp_path):
     s = Settings.from_env({"LIVECLASS_BASE_URL": "https://x.invalid", "LIVECLASS_APP_ID": "a"}, cwd=tmp_path)
     assert s.missing_credentials() == ["LIVECLASS_SECRET"]
+
+
+def test_env_file_is_read_under_the_environment_and_warned_about_when_others_can_read_it(tmp_path):
+    env_file = tmp_path / ".env"
+    env_file.write_text("# comment\nexport LIVECLASS_CONCURRENCY=3\nLIVECLASS_DATA_DIR='./d'\n"
+                        "LIVECLASS_LOOKBACK_DAYS=5\n")
+    env_file.chmod(0o644)
+    s = Settings.from_env({"LIVECLASS_LOOKBACK_DAYS": "1"}, cwd=tmp_path)
+    assert (s.concurrency, s.data_dir, s.lookback_days) == (3, tmp_path / "d", 1)  # the set variable wins
+    assert len(s.notices) == 1 and "chmod 600" in s.notices[0] and "644" in s.notices[0]
+    env_file.chmod(0o600)
+    assert Settings.from_env({}, cwd=tmp_path).notices == ()
+
+
+def test_bad_env_file_line_names_file_and_line(tmp_path):
+    (tmp_path / ".env").write_text("LIVECLASS_CONCURRENCY=2\nthis is not a setting\n")
+    with pytest.raises(SettingsError) as err:
+        Settings.from_env({}, cwd=tmp_path)
+    assert f"{tmp_path / '.env'}:2: expected NAME=VALUE" in str(err.value)

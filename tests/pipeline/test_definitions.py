@@ -23,7 +23,9 @@ def test_definitions_load_with_layers_groups_kinds_and_checks():
     check_names = {k.name for k in graph.asset_check_keys}
     assert {"attendance_rows_match_api_count", "key_event_times_match_counts", "lessons_have_details",
             "lessons_unique_keys"} <= check_names
-    assert all(graph.get_check_spec(k).blocking for k in graph.asset_check_keys)
+    # every check blocks what would flow on, except the warning that course progress was kept from before
+    assert {k.name for k in graph.asset_check_keys if not graph.get_check_spec(k).blocking} == {
+        "course_progress_fresh"}
     assert defs.resolve_job_def("daily_extract").partitions_def is not None
     assert defs.resolve_schedule_def("daily_extract_0300").execution_timezone == "Asia/Shanghai"
 
