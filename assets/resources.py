@@ -17,6 +17,7 @@ from pydantic import Field
 
 from pipeline.api import LiveClassClient
 from pipeline.core.layout import DataDir
+from pipeline.core.profile import PlatformProfile
 
 _embedded = None
 _embedded_lock = threading.Lock()
@@ -66,8 +67,10 @@ class LiveClassApiResource(ConfigurableResource):
         return sb.base_url, sb.app_id, sb.secret, 0.0  # no need to be polite to our own sandbox
 
     def get_client(self, *, on_response: Callable[[str, dict, dict], Any] | None = None,
-                   rate_limit_file: str | None = None, **overrides: Any) -> LiveClassClient:
-        """A client with these settings; ``overrides`` change client arguments (e.g. a preflight's timeouts)."""
+                   rate_limit_file: str | None = None, profile: PlatformProfile | None = None,
+                   **overrides: Any) -> LiveClassClient:
+        """A client with these settings, sending arrays in the form ``profile`` found; ``overrides``
+        change client arguments (e.g. a preflight's timeouts)."""
         base_url, app_id, secret, rate = self._endpoint()
         kwargs: dict[str, Any] = dict(
             timeout=(self.connect_timeout, self.read_timeout),
@@ -79,6 +82,8 @@ class LiveClassApiResource(ConfigurableResource):
             rate_limit_file=(self.rate_limit_file or rate_limit_file) if rate else None,
             concurrency=self.concurrency,
             on_response=on_response,
+            array_form=profile.get("arrays") if profile else "native",
+            json_array_form=profile.get("json_arrays") if profile else "json_string",
         )
         kwargs.update(overrides)
         return LiveClassClient(base_url, app_id, secret, **kwargs)
@@ -92,3 +97,8 @@ class DataDirResource(ConfigurableResource):
     @property
     def dirs(self) -> DataDir:
         return DataDir(self.path)
+
+    @property
+    def profile(self) -> PlatformProfile:
+        """The platform profile in the data directory (`liveclass probe`), or the default readings."""
+        return PlatformProfile.read(self.dirs.platform_profile) or PlatformProfile()

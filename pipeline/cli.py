@@ -99,6 +99,37 @@ def run(start: date | None, end: date | None) -> None:
 
 
 @main.command()
+@click.option("--start", callback=_parse_day, help="First day to look at (default: 3 complete days ago).")
+@click.option("--end", callback=_parse_day, help="Last day to look at (default: yesterday, Asia/Shanghai).")
+def probe(start: date | None, end: date | None) -> None:
+    """Find out which reading of the document the platform follows (read-only calls).
+
+    Prints one line per reading (value, evidence, whether decided or the default kept) and
+    writes the platform profile (platform.json in the data directory) that `liveclass run`
+    and the Dagster assets use.
+    """
+    from datetime import timedelta
+
+    from pipeline.run import ConfigError, api_environment, check_api, probe_platform, resolve_window
+
+    settings = _settings()
+    try:
+        if start is None and end is None:
+            from pipeline.core.calendar import today
+
+            end = today() - timedelta(days=1)
+            start = end - timedelta(days=2)
+        days = resolve_window(start, end, settings.start_date)
+        with api_environment(settings, click.echo) as (settings, _url):
+            check_api(settings, days[-1])
+            click.echo(f"Probing {settings.base_url} over {days[0]} .. {days[-1]}:")
+            probe_platform(settings, days, click.echo)
+    except ConfigError as exc:
+        click.echo(f"liveclass: {exc}", err=True)
+        sys.exit(2)
+
+
+@main.command()
 @click.argument("sql")
 @click.option("--format", "fmt", type=click.Choice(["table", "csv", "json"]), default="table", show_default=True)
 @click.option("--warehouse", "path", default=None,

@@ -242,13 +242,45 @@ def failure_text(result) -> str:
 
 def run_window(settings: Settings, start: date | None = None, end: date | None = None, *,
                echo: Callable[[str], None] = print) -> RunSummary:
-    """``liveclass run``: extract the window's days one Dagster run each, then publish once."""
+    """``liveclass run``: extract the window's days, one Dagster run each, then publish once.
+
+    Without a platform profile in the data directory, the platform is probed first (a few dozen
+    read-only calls over the window's last days) and the profile written."""
     days = resolve_window(start, end, settings.start_date)
     check_data_dir(settings.data_dir)
     with api_environment(settings, echo) as (settings, sandbox_url):
         check_api(settings, days[-1])
         with run_lock(settings.dirs, echo):
+            if not settings.dirs.platform_profile.exists():
+                echo("No platform profile yet: probing which reading of the document the platform follows ...")
+                try:
+                    probe_platform(settings, days[-PROBE_DAYS:], echo)
+                except ApiError as exc:  # the run's own retries and checks still stand guard
+                    echo(f"  the probe failed ({exc}); using the default readings this time")
             return _execute(settings, days, sandbox_url, echo)
+
+
+#: Days the probe looks at (the newest of the window).
+PROBE_DAYS = 3
+
+
+def probe_platform(settings: Settings, days: list[date], echo: Callable[[str], None] = print):
+    """Probe the platform over ``days``, print one line per reading, write the profile; return it."""
+    from pipeline.api.probe import Probe
+    from pipeline.core.files import atomic_write_bytes
+    from pipeline.definitions import build_resources
+
+    api = build_resources(settings)["api"].process_config_and_initialize()
+    client = api.get_client(rate_limit_file=str(settings.dirs.rate_limit_file), max_attempts=4,
+                            max_retry_seconds=30.0)
+    try:
+        profile = Probe(client, list(days)).run(echo)
+        calls = client.stats.snapshot()["calls"]
+    finally:
+        client.close()
+    atomic_write_bytes(settings.dirs.platform_profile, profile.to_json().encode("utf-8"))
+    echo(f"  ({calls} API calls; profile written to {settings.dirs.platform_profile})")
+    return profile
 
 
 def dagster_instance(home: Path):

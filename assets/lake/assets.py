@@ -28,6 +28,7 @@ from dagster import (
 
 from pipeline.core import schemas
 from pipeline.core.crash import crash_point
+from pipeline.core.profile import PlatformProfile
 
 from ..raw import fanout
 from ..raw.assets import COURSE_PROGRESS, raw_key
@@ -51,6 +52,7 @@ class Context:
     day: date
     tables: dict[str, pa.Table | None]
     pages: dict[str, list[dict]]
+    profile: PlatformProfile
 
     @property
     def lessons(self) -> checks.Lessons:
@@ -85,9 +87,11 @@ def _check_result(name: str, passed: bool, meta: dict) -> AssetCheckResult:
 
 def lake_asset(table: str, group: str, raw: tuple[str, ...], build: Callable[..., normalize.Normalized],
                partitions: DailyPartitionsDefinition, extra_checks: tuple[Check, ...] = (),
-               needs: tuple[str, ...] = (), cross: tuple[str, ...] = (), description: str = "") -> AssetsDefinition:
-    """A daily lake table from the raw pages ``raw``; its checks run before it is written and may
-    compare with the same day's lake tables ``needs`` and raw pages ``cross`` (it depends on both)."""
+               needs: tuple[str, ...] = (), cross: tuple[str, ...] = (), description: str = "",
+               inputs: Callable[[Context], dict] = lambda c: {}) -> AssetsDefinition:
+    """A daily lake table from the raw pages ``raw`` (``build(day, *pages, **inputs(context))``); its
+    checks run before it is written and may compare with the same day's lake tables ``needs`` and raw
+    pages ``cross`` (it depends on both)."""
     all_checks = _common_checks(table) + list(extra_checks)
     key = lake_key(table)
 
@@ -105,9 +109,9 @@ def lake_asset(table: str, group: str, raw: tuple[str, ...], build: Callable[...
         day_s = context.partition_key
         dirs = data_dir.dirs
         t0 = time.monotonic()
-        norm = build(date.fromisoformat(day_s), *(read_raw(dirs.raw_file(r, day_s)) for r in raw))
         ctx = Context(date.fromisoformat(day_s), {t: read_table(dirs.lake_file(t, day_s)) for t in needs},
-                      {g: read_raw(dirs.raw_file(g, day_s)) for g in cross})
+                      {g: read_raw(dirs.raw_file(g, day_s)) for g in cross}, data_dir.profile)
+        norm = build(ctx.day, *(read_raw(dirs.raw_file(r, day_s)) for r in raw), **inputs(ctx))
         results, failed = [], []
         for name, _desc, fn in all_checks:
             passed, meta = fn(norm, ctx)
@@ -144,8 +148,12 @@ def build_lake_assets(partitions: DailyPartitionsDefinition) -> list[AssetsDefin
              lambda n, c: checks.scheduled_on_day(n, c.day)),
             ("lessons_answers_match_requests", MATCH, lambda n, c: checks.answers_match_requests(n)),
             ("lessons_class_names_consistent", "API 30: one class id, one class name over the day.",
-             lambda n, c: checks.class_names_consistent(n)))),
+             lambda n, c: checks.class_names_consistent(n))), inputs=lambda c: {"profile": c.profile}),
         lake_asset("attendance", "attendance", ("attendance",), normalize.attendance, p, (
+            ("attendance_teacher_not_a_student", "No lesson's teacher (API 34) among its API 23 students (else "
+                                                 "the reading attendance_rows is contradicted).",
+             lambda n, c: checks.teacher_not_a_student(n, normalize.teachers_of(c.pages["teacher_inout"]),
+                                                       f"attendance_rows={c.profile.get('attendance_rows')}")),
             ("attendance_has_every_active_student", "Every student with stars (API 25) or key events (API 27) "
                                                     "in a lesson is in its API 23 attendance.",
              lambda n, c: checks.students_attended(n, c.students_elsewhere())),
@@ -154,10 +162,12 @@ def build_lake_assets(partitions: DailyPartitionsDefinition) -> list[AssetsDefin
             ("attendance_plausible", f"Minutes non-negative; listen time within the lesson's span + "
                                      f"{checks.LISTEN_SLACK_MINUTES} min; lateness and leaving within its length.",
              lambda n, c: checks.attendance_plausible(n, c.lessons))), needs=("lessons",),
-            cross=("awards", "key_event_counts")),
+            cross=("awards", "key_event_counts", "teacher_inout"),
+            inputs=lambda c: {"profile": c.profile, "teachers": normalize.teachers_of(c.pages["teacher_inout"])}),
         lake_asset("teacher_inout", "teachers", ("teacher_inout",), normalize.teacher_inout, p, (
             ("teacher_inout_plausible", "Minutes plausible; API 34's actual times equal API 19's; one id, one name.",
-             lambda n, c: checks.teacher_inout_plausible(n, c.lessons)),), needs=("lessons",)),
+             lambda n, c: checks.teacher_inout_plausible(n, c.lessons)),), needs=("lessons",),
+            inputs=lambda c: {"profile": c.profile}),
         lake_asset("awards", "engagement", ("awards",), normalize.awards, p, (
             ("awards_answers_match_requests", MATCH, lambda n, c: checks.answers_match_requests(n)),
             ("awards_plausible", f"1..{checks.MAX_STARS_PER_LESSON} stars per student and lesson.",

@@ -134,12 +134,24 @@ def _session_problems(rows: list[dict], lessons: Lessons, endpoint: str, who: st
         if r["listen_minutes"] > limit:
             problems.append(evidence | {"field": "listen_time", "value": r["listen_minutes"],
                                         "expected": f"<= {limit} (the lesson spans {span} min, slack "
-                                                    f"{LISTEN_SLACK_MINUTES})"})
+                                                    f"{LISTEN_SLACK_MINUTES}); a unit other than the "
+                                                    "profile's reading listen_time? run `liveclass probe`"})
         for column, field_name in (("late_minutes", "u_late"), ("leave_minutes", "u_leave")):
             if r[column] > scheduled:
                 problems.append(evidence | {"field": field_name, "value": r[column],
                                             "expected": f"<= {scheduled} (the scheduled length)"})
     return problems
+
+
+def teacher_not_a_student(norm: Normalized, teachers: dict[int, int], reading: str) -> CheckOutcome:
+    """No lesson's teacher (API 34) among its API 23 students: where that happens the platform lists the
+    teacher too, and ``reading`` (the profile's attendance_rows) is contradicted."""
+    rows = norm.table.select(["lesson_id", "user_id"]).to_pylist()
+    bad = [{"endpoint": "/lesson/io/info", "lesson_id": r["lesson_id"], "user_id": r["user_id"],
+            "expected": f"a student, not the lesson's teacher (API 34); contradicts the reading {reading}: "
+                        "run `liveclass probe`"}
+           for r in rows if teachers.get(r["lesson_id"]) == r["user_id"]]
+    return _report(bad, len(rows))
 
 
 def attendance_plausible(norm: Normalized, lessons: Lessons) -> CheckOutcome:

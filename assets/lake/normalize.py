@@ -27,6 +27,9 @@ import pyarrow as pa
 from pipeline.api.catalog import path_of
 from pipeline.core import schemas
 from pipeline.core.coerce import DataDriftError, req_int, require, to_int, to_str, to_time
+from pipeline.core.profile import PlatformProfile
+
+DEFAULT = PlatformProfile()
 
 API16 = path_of("16")
 API17 = path_of("17")
@@ -59,8 +62,18 @@ _PROGRESS_FIELDS = {"finished": "finish", "not_started": "lessonNotStart", "on_c
                     "expired": "lessonExpired", "total": "total"}
 
 
-def _attendance_fields(item: Mapping[str, Any], endpoint: str) -> dict[str, int]:
-    return {column: req_int(item, key, endpoint) for column, key in _ATTENDANCE_FIELDS}
+def _attendance_fields(item: Mapping[str, Any], endpoint: str, profile: PlatformProfile) -> dict[str, int]:
+    """The four attendance numbers of APIs 23 and 34, in minutes whatever unit the platform uses
+    (reading ``listen_time``: seconds are floored to whole minutes, as the platform does)."""
+    values = {column: req_int(item, key, endpoint) for column, key in _ATTENDANCE_FIELDS}
+    if profile.get("listen_time") == "seconds":
+        for column in _SECONDS_FIELDS:
+            values[column] //= 60
+    return values
+
+
+#: The fields that are durations (reported in the reading listen_time's unit); inout_times is a count.
+_SECONDS_FIELDS = ("listen_minutes", "late_minutes", "leave_minutes")
 
 
 def _data_object(rec: Mapping[str, Any], endpoint: str, expected: str = "an object") -> Mapping[str, Any]:
@@ -79,6 +92,11 @@ def _data_list(rec: Mapping[str, Any], endpoint: str) -> list:
     if not isinstance(data, list):
         raise DataDriftError(endpoint, "data", data, "a list")
     return data
+
+
+def _scheduled_day(item: Mapping[str, Any]) -> date | None:
+    start = to_time(item.get("start_time"), API19, "start_time")
+    return start.date() if start is not None else None
 
 
 def _requested_ids(rec: Mapping[str, Any], endpoint: str, name: str) -> set[int]:
@@ -135,7 +153,7 @@ def api17_lessons(records: Iterable[Mapping[str, Any]]) -> dict[int, Mapping[str
     return out
 
 
-def lessons(day: date, records: list[Mapping[str, Any]]) -> Normalized:
+def lessons(day: date, records: list[Mapping[str, Any]], profile: PlatformProfile = DEFAULT) -> Normalized:
     window = api17_lessons(records)
     details: dict[int, Mapping[str, Any]] = {}
     foreign: list[dict] = []
@@ -157,6 +175,9 @@ def lessons(day: date, records: list[Mapping[str, Any]]) -> Normalized:
         lid = to_int(rec["params"].get("lessonId"), API30, "lessonId")
         data = _data_object(rec, API30, "an object {id, name}")
         classes[lid] = data
+    if profile.get("class_window") == "actual_start":  # the window was asked wider: the day's scheduled lessons
+        window = {lid: item for lid, item in window.items()
+                  if lid not in details or _scheduled_day(details[lid]) == day}
     rows = []
     for lid in sorted(window):
         d = details.get(lid)
@@ -190,24 +211,43 @@ def lessons(day: date, records: list[Mapping[str, Any]]) -> Normalized:
 # --------------------------------------------------------------------------- attendance
 
 
-def attendance(day: date, records: list[Mapping[str, Any]]) -> Normalized:
-    rows, counts = [], {}
+def attendance(day: date, records: list[Mapping[str, Any]], profile: PlatformProfile = DEFAULT,
+               teachers: Mapping[int, int] | None = None) -> Normalized:
+    """API 23's rows, students only: where the platform lists the teacher too (reading
+    ``attendance_rows=students_and_teacher``), the row of the lesson's teacher (``teachers``: lesson
+    id -> API 34's teacher id) is left out and the reported count is taken as one more than the students."""
+    with_teacher = profile.get("attendance_rows") == "students_and_teacher"
+    rows, counts, teacher_rows = [], {}, Counter()
     for rec in _by_path(records, API23):
         lid = to_int(rec["params"].get("lessonId"), API23, "lessonId")
         data = _data_object(rec, API23, "an object with page, sumpage, count, data")
         counts[lid] = req_int(data, "count", API23)
         for item in data.get("data") or []:
-            rows.append({
-                "lesson_date": day,
-                "lesson_id": lid,
-                "user_id": req_int(item, "user_id", API23),
-                **_attendance_fields(item, API23),
-            })
+            uid = req_int(item, "user_id", API23)
+            if with_teacher and teachers is not None and teachers.get(lid) == uid:
+                teacher_rows[lid] += 1
+                continue
+            rows.append({"lesson_date": day, "lesson_id": lid, "user_id": uid,
+                         **_attendance_fields(item, API23, profile)})
+    if with_teacher:
+        counts = {lid: n - teacher_rows[lid] for lid, n in counts.items()}
     return Normalized(_table(rows, schemas.ATTENDANCE, ("lesson_id", "user_id"), API23, _API_FIELDS),
                       {"api_count": counts})
 
 
-def teacher_inout(day: date, records: list[Mapping[str, Any]]) -> Normalized:
+def teachers_of(records: Iterable[Mapping[str, Any]]) -> dict[int, int]:
+    """Lesson id -> the teacher id API 34 answered (for leaving the teacher's own API 23 row out)."""
+    out = {}
+    for rec in _by_path(records, API34):
+        data = rec["body"].get("data")
+        if isinstance(data, Mapping):
+            lid, tid = to_int(rec["params"].get("lessonId"), API34, "lessonId"), data.get("teacher_id")
+            if tid is not None:
+                out[lid] = to_int(tid, API34, "teacher_id")
+    return out
+
+
+def teacher_inout(day: date, records: list[Mapping[str, Any]], profile: PlatformProfile = DEFAULT) -> Normalized:
     rows = []
     for rec in _by_path(records, API34):
         lid = to_int(rec["params"].get("lessonId"), API34, "lessonId")
@@ -218,7 +258,7 @@ def teacher_inout(day: date, records: list[Mapping[str, Any]]) -> Normalized:
             "teacher_id": req_int(d, "teacher_id", API34),
             "actual_start": to_time(d.get("actual_start_time"), API34, "actual_start_time"),
             "actual_end": to_time(d.get("actual_end_time"), API34, "actual_end_time"),
-            **_attendance_fields(d, API34),
+            **_attendance_fields(d, API34, profile),
         })
     return Normalized(_table(rows, schemas.TEACHER_INOUT, ("lesson_id",), API34, _API_FIELDS))
 

@@ -28,6 +28,7 @@ from dagster import (
 from pipeline.core import calendar
 from pipeline.core.crash import crash_point
 from pipeline.core.layout import DataDir
+from pipeline.core.profile import PlatformProfile
 
 from ..resources import DataDirResource, LiveClassApiResource
 from . import extract, fanout
@@ -51,8 +52,8 @@ def api_metadata(stats: dict, seconds: float) -> dict:
     }
 
 
-#: (client, day, data dir, partition key) -> cached raw records to store beside the new pages, or None.
-Extractor = Callable[[object, date, DataDir, str], "list[dict] | None"]
+#: (client, day, data dir, partition key, profile) -> cached raw records to store beside the new pages, or None.
+Extractor = Callable[[object, date, DataDir, str, PlatformProfile], "list[dict] | None"]
 
 
 def raw_asset(group: str, domain: str, description: str, run: Extractor, partitions: DailyPartitionsDefinition,
@@ -69,10 +70,11 @@ def raw_asset(group: str, domain: str, description: str, run: Extractor, partiti
         day = context.partition_key
         dirs = data_dir.dirs
         recorder = Recorder()
-        client = api.get_client(on_response=recorder, rate_limit_file=str(dirs.rate_limit_file))
+        profile = data_dir.profile
+        client = api.get_client(on_response=recorder, rate_limit_file=str(dirs.rate_limit_file), profile=profile)
         t0 = time.monotonic()
         try:
-            reused = run(client, date.fromisoformat(day), dirs, day) or []
+            reused = run(client, date.fromisoformat(day), dirs, day, profile) or []
         finally:
             client.close()
         path = dirs.raw_file(group, day)
@@ -102,8 +104,11 @@ def _previous_classes(dirs: DataDir, day: str) -> dict[int, dict]:
     return fanout.known_lesson_classes(read_raw(raw), accepted)
 
 
-def _window(dirs: DataDir, day: str) -> list[int]:
-    return fanout.window_lesson_ids(_pages(dirs, "lessons", day))
+def _window(dirs: DataDir, day: str, profile: PlatformProfile) -> list[int]:
+    """The day's lessons: API 17's window, or (when the window selects on actual starts) the lessons
+    in it that API 19 says were scheduled on the day."""
+    return fanout.window_lesson_ids(_pages(dirs, "lessons", day),
+                                    day if profile.get("class_window") == "actual_start" else None)
 
 
 def _unheld(dirs: DataDir, day: str) -> list[int]:
@@ -116,24 +121,27 @@ def build_raw_assets(partitions: DailyPartitionsDefinition) -> list[AssetsDefini
     return [
         raw_asset("lessons", "lessons",
                   "API 17 (the day's lessons) + API 19 details + API 18 status/replay + API 30 class.",
-                  lambda c, d, dirs, day: extract.lessons(c, d, _previous_classes(dirs, day)), p),
+                  lambda c, d, dirs, day, pr: extract.lessons(c, d, _previous_classes(dirs, day),
+                                                              by_actual_start=pr.get("class_window") == "actual_start"),
+                  p),
         raw_asset("attendance", "attendance", "API 23: every page of every lesson's attendance.",
-                  lambda c, d, dirs, day: extract.attendance(c, _window(dirs, day), _unheld(dirs, day)), p,
+                  lambda c, d, dirs, day, pr: extract.attendance(c, _window(dirs, day, pr), _unheld(dirs, day)), p,
                   deps=("lessons",)),
         raw_asset("teacher_inout", "teachers", "API 34: the teacher's in/out per lesson.",
-                  lambda c, d, dirs, day: extract.teacher_inout(c, _window(dirs, day), _unheld(dirs, day)), p,
-                  deps=("lessons",)),
+                  lambda c, d, dirs, day, pr: extract.teacher_inout(c, _window(dirs, day, pr), _unheld(dirs, day)),
+                  p, deps=("lessons",)),
         raw_asset("awards", "engagement", "API 25: star awards, lesson ids batched by 100.",
-                  lambda c, d, dirs, day: extract.awards(c, _window(dirs, day)), p, deps=("lessons",)),
+                  lambda c, d, dirs, day, pr: extract.awards(c, _window(dirs, day, pr)), p, deps=("lessons",)),
         raw_asset("key_event_counts", "engagement", "API 27: per-student counts of the six key events per lesson.",
-                  lambda c, d, dirs, day: extract.key_event_counts(c, _window(dirs, day)), p, deps=("lessons",)),
+                  lambda c, d, dirs, day, pr: extract.key_event_counts(c, _window(dirs, day, pr)), p,
+                  deps=("lessons",)),
         raw_asset("key_event_times", "engagement",
                   "API 28: event times, only for (lesson, user, type) whose API 27 count is above zero.",
-                  lambda c, d, dirs, day: extract.key_event_times(
+                  lambda c, d, dirs, day, pr: extract.key_event_times(
                       c, fanout.positive_event_triples(_pages(dirs, "key_event_counts", day))),
                   p, deps=("key_event_counts",)),
         raw_asset("help_requests", "support", "API 16: help requests raised during the day.",
-                  lambda c, d, dirs, day: extract.help_requests(c, d), p),
+                  lambda c, d, dirs, day, pr: extract.help_requests(c, d), p),
     ]
 
 
@@ -158,10 +166,14 @@ def raw_course_progress(context: AssetExecutionContext, api: LiveClassApiResourc
     for path in dirs.raw_files("lessons"):
         seen |= fanout.class_ids(read_raw(path))
     class_ids = sorted(seen)
-    recorder = Recorder()
-    client = api.get_client(on_response=recorder, rate_limit_file=str(dirs.rate_limit_file))
-    t0 = time.monotonic()
     now = calendar.now().isoformat(timespec="seconds")
+    if data_dir.profile.get("class_is_course") == "no":
+        yield from _course_progress_unavailable(dirs, class_ids, now)
+        return
+    recorder = Recorder()
+    client = api.get_client(on_response=recorder, rate_limit_file=str(dirs.rate_limit_file),
+                            profile=data_dir.profile)
+    t0 = time.monotonic()
     try:
         failed = extract.course_progress(client, class_ids)
     finally:
@@ -193,3 +205,21 @@ def raw_course_progress(context: AssetExecutionContext, api: LiveClassApiResourc
         check_name=PROGRESS_FRESH_CHECK, passed=not notes, severity=AssetCheckSeverity.WARN,
         metadata={"classes": MetadataValue.int(len(class_ids)), "kept": MetadataValue.json(meta["classes_kept"].value),
                   "missing": MetadataValue.json(ages.missing), "notes": MetadataValue.json(notes)})])
+
+
+UNAVAILABLE = ("course progress is not available from this platform: API 26 does not take the class ids API 30 "
+               "answers (reading class_is_course=no, see docs/platform-readings.md)")
+
+
+def _course_progress_unavailable(dirs: DataDir, class_ids: list[int], now: str):
+    """No API 26 call can succeed: an empty snapshot, and the WARN check and notes say why."""
+    path = dirs.raw_snapshot(COURSE_PROGRESS)
+    pages = write_raw(path, [])
+    ages = SnapshotAges(now, {}, [], unavailable=UNAVAILABLE)
+    ages.write(dirs.raw_snapshot_ages(COURSE_PROGRESS))
+    yield MaterializeResult(metadata={"pages": MetadataValue.int(pages), "path": MetadataValue.path(str(path)),
+                                      "api_calls": MetadataValue.int(0), "classes_skipped": MetadataValue.int(
+                                          len(class_ids))},
+                            check_results=[AssetCheckResult(
+                                check_name=PROGRESS_FRESH_CHECK, passed=False, severity=AssetCheckSeverity.WARN,
+                                metadata={"notes": MetadataValue.json(ages.notes())})])

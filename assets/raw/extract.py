@@ -18,7 +18,7 @@ when they agree (:func:`consensus`): a cache or gateway that mixes up answers is
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
-from datetime import date
+from datetime import date, timedelta
 from typing import Any, TypeVar
 
 from pipeline.api import ApiError, LiveClassClient, ParameterError, RetriesExhausted, TransientError
@@ -27,8 +27,13 @@ from pipeline.core.calendar import day_window
 
 from . import fanout
 
+#: How far around the day API 17 is asked when its window selects on actual starts (a lesson scheduled
+#: on the day can start early the evening before or late after midnight).
+ACTUAL_START_SLACK = timedelta(hours=3)
 
-def lessons(client: LiveClassClient, day: date, known_classes: dict[int, dict] | None = None) -> list[dict]:
+
+def lessons(client: LiveClassClient, day: date, known_classes: dict[int, dict] | None = None, *,
+            by_actual_start: bool = False) -> list[dict]:
     """API 17, then 19/18 in batches and API 30 for lessons whose class is not known yet.
 
     A lesson's class never changes, so API 30 answers recorded by an earlier
@@ -37,11 +42,18 @@ def lessons(client: LiveClassClient, day: date, known_classes: dict[int, dict] |
     new pages, so the raw file stays complete.
     """
     start, end = day_window(day)
-    items = client.get_class_info(start, end)  # API 17: the day's window
-    ids = fanout.lesson_ids(items)
+    if by_actual_start:  # the reading class_window=actual_start: ask wider, keep the day's scheduled lessons
+        items = client.get_class_info(start - ACTUAL_START_SLACK, end + ACTUAL_START_SLACK)
+        ids = fanout.lesson_ids(items)
+        details = client.get_lesson_info(ids) if ids else []
+        ids = fanout.scheduled_on(details, day)
+    else:
+        items = client.get_class_info(start, end)  # API 17: the day's window
+        ids = fanout.lesson_ids(items)
     known = known_classes or {}
     if ids:
-        by_ids(client, client.get_lesson_info, ids, "zby_lid")  # API 19, batches of 100
+        if not by_actual_start:
+            by_ids(client, client.get_lesson_info, ids, "zby_lid")  # API 19, batches of 100
         by_ids(client, client.get_lesson_status, ids, "lesson_id")  # API 18, batches of 100
         new = [i for i in ids if i not in known]
         client.map_concurrent(lambda lid: consensus(lambda: client.get_lesson_class(lid), "get_lesson_class",

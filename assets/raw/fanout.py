@@ -9,6 +9,7 @@ payload problem always surfaces in the lake, with every raw page on disk.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
+from datetime import date
 from typing import Any
 
 from pipeline.api.catalog import path_of
@@ -37,14 +38,41 @@ def lesson_ids(items: Iterable[Any], key: str = "lesson_id") -> list[int]:
     return sorted({lid for lid in ids if lid is not None})
 
 
-def window_lesson_ids(records: Iterable[Record]) -> list[int]:
-    """Lesson ids of API 17's window, from its raw pages."""
+def window_lesson_ids(records: Iterable[Record], scheduled_day: date | None = None) -> list[int]:
+    """Lesson ids of API 17's window, from its raw pages; with ``scheduled_day``, only those API 19
+    says were scheduled on that day (the window was asked wider, see extract.lessons)."""
+    records = list(records)
     items: list[Any] = []
     for rec in records:
         data = _data(rec) if rec["path"] == API17 else None
         if isinstance(data, list):
             items.extend(data)
-    return lesson_ids(items)
+    ids = lesson_ids(items)
+    if scheduled_day is None:
+        return ids
+    details = [item for rec in records if rec["path"] == API19 for item in (_data(rec) or [])]
+    return sorted(set(ids) & set(scheduled_on(details, scheduled_day)))
+
+
+def scheduled_on(details: Iterable[Any], day: date) -> list[int]:
+    """The lessons among API 19 items whose scheduled start falls on ``day``."""
+    out = set()
+    for item in details:
+        if not isinstance(item, Mapping):
+            continue
+        lid = _int(item.get("zby_lid"))
+        start = str(item.get("start_time") or "")
+        if lid is not None and _day_of(start) == day:
+            out.add(lid)
+    return sorted(out)
+
+
+def _day_of(text: str) -> date | None:
+    try:
+        y, m, d = text.strip().split(" ")[0].split("-")
+        return date(int(y), int(m), int(d))
+    except ValueError:
+        return None
 
 
 def unheld_lessons(records: Iterable[Record]) -> list[int]:

@@ -81,6 +81,7 @@ class SnapshotAges:
     checked_at: str | None = None
     fetched_at: dict[int, str] = field(default_factory=dict)  # class id -> ISO time of its answer
     missing: list[int] = field(default_factory=list)  # classes seen but never answered
+    unavailable: str | None = None  # why the platform cannot answer course progress at all
 
     @property
     def kept(self) -> dict[int, str]:
@@ -89,7 +90,7 @@ class SnapshotAges:
 
     def notes(self) -> list[str]:
         """One line per problem, for the run summary and the report."""
-        out = []
+        out = [self.unavailable] if self.unavailable else []
         if self.kept:
             since = min(self.kept.values())[:16].replace("T", " ")
             out.append(f"course progress of {len(self.kept)} class(es) kept from an earlier snapshot (oldest {since}), "
@@ -106,9 +107,9 @@ class SnapshotAges:
             return cls()
         doc = json.loads(path.read_text(encoding="utf-8"))
         return cls(doc.get("checked_at"), {int(k): v for k, v in doc.get("fetched_at", {}).items()},
-                   [int(c) for c in doc.get("missing", [])])
+                   [int(c) for c in doc.get("missing", [])], doc.get("unavailable"))
 
     def write(self, path: Path) -> None:
         doc = {"checked_at": self.checked_at, "fetched_at": {str(k): v for k, v in sorted(self.fetched_at.items())},
-               "missing": self.missing}
+               "missing": self.missing, "unavailable": self.unavailable}
         atomic_write_bytes(path, json.dumps(doc, indent=1).encode("utf-8"))

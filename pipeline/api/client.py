@@ -58,7 +58,8 @@ class LiveClassClient(EndpointsMixin):
                  rate_limit_per_second: float | None = None, rate_limit_file: str | None = None,
                  concurrency: int = 8, session: requests.Session | None = None,
                  on_response: Callable[[str, dict, dict], None] | None = None,
-                 max_body_bytes: int = MAX_BODY_BYTES):
+                 max_body_bytes: int = MAX_BODY_BYTES, array_form: str = "native",
+                 json_array_form: str = "json_string"):
         if not base_url:
             raise ValueError("base_url is empty")
         if not app_id:
@@ -72,6 +73,9 @@ class LiveClassClient(EndpointsMixin):
         self.concurrency = int(concurrency)
         pair = timeout if isinstance(timeout, (tuple, list)) else (timeout, timeout)
         self.transport = Transport(pair, max_body_bytes, pool_size=self.concurrency, session=session)
+        if array_form not in ("native", "json_string") or json_array_form not in ("native", "json_string"):
+            raise ValueError("array forms are 'native' or 'json_string'")
+        self.array_form, self.json_array_form = array_form, json_array_form
         self.on_response = on_response
         self.limiter = make_limiter(rate_limit_per_second, rate_limit_file)
         self.stats = ClientStats()

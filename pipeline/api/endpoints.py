@@ -149,15 +149,27 @@ class EndpointsMixin:
     def map_concurrent(self, fn, items, workers=None) -> list:  # pragma: no cover
         raise NotImplementedError
 
+    #: How the document's array parameters (APIs 18, 19, 20, 25) are sent: "native" or "json_string",
+    #: and its JSON-string parameters (APIs 3, 4, 8.1, 10, 12): "json_string" or "native" (the readings
+    #: ``arrays`` and ``json_arrays`` of pipeline/core/profile.py).
+    array_form = "native"
+    json_array_form = "json_string"
+
     def _data(self, method: str, params: Mapping[str, Any]) -> Any:
         return self.call(PATHS[method], params).get("data")
 
+    def _array(self, values: list[Any]) -> list[Any] | str:
+        return _json_list(values) if self.array_form == "json_string" else list(values)
+
+    def _json_array(self, values: Sequence[Any]) -> list[Any] | str:
+        return list(values) if self.json_array_form == "native" else _json_list(values)
+
     def _batched(self, method: str, key: str, values: list[Any]) -> list[Any]:
-        """Native-array lookups, ``BATCH_SIZE`` values per call, concurrently, concatenated in order."""
+        """Array lookups, ``BATCH_SIZE`` values per call, concurrently, concatenated in order."""
         if not values:
             return []
         batches = _chunks(values, BATCH_SIZE)
-        results = self.map_concurrent(lambda batch: _list(self._data(method, {key: batch})), batches)
+        results = self.map_concurrent(lambda batch: _list(self._data(method, {key: self._array(batch)})), batches)
         return [row for rows in results for row in rows]
 
     # -- users (APIs 1, 20, 22, 32) ---------------------------------------------------
@@ -217,7 +229,7 @@ class EndpointsMixin:
         out: list = []
         for chunk in _chunks(ids, USERS_PER_CALL):
             body = self.call(PATHS["add_classroom_students"], {"classroomId": _int(classroom_id, "classroomId"),
-                                                              "studentId": _json_list(chunk)})
+                                                              "studentId": self._json_array(chunk)})
             out.extend(_list(_top(body, "notEnterStudentIds")))
         return out
 
@@ -225,7 +237,7 @@ class EndpointsMixin:
         """API 4 ``/classroom/courseware/add``: ``coursewareIds`` as a JSON string."""
         return self._data("add_classroom_coursewares", {
             "classroomId": _int(classroom_id, "classroomId"),
-            "coursewareIds": _json_list(_ints(courseware_ids, "coursewareIds"))})
+            "coursewareIds": self._json_array(_ints(courseware_ids, "coursewareIds"))})
 
     def delete_classroom(self, classroom_id: int) -> Any:
         """API 5 ``/classroom/delete``."""
@@ -305,7 +317,7 @@ class EndpointsMixin:
                     value = _time(value, FMT_DAY, key)
                 out[key] = value
             entries.append(out)
-        params: dict[str, Any] = {"classroomId": _int(classroom_id, "classroomId"), "dataInfo": _json_list(entries),
+        params: dict[str, Any] = {"classroomId": _int(classroom_id, "classroomId"), "dataInfo": self._json_array(entries),
                                   "genre": _int(genre, "genre")}
         if teacher_id is not None:
             params["teacherId"] = _int(teacher_id, "teacherId")
@@ -318,7 +330,7 @@ class EndpointsMixin:
     def add_lesson_coursewares(self, lesson_id: int, disk_ids: Sequence[int]) -> Any:
         """API 10 ``/lesson/add/disk``: ``diskId`` as a JSON string; ``data`` = notFound/unConverted/alreadyExist."""
         return self._data("add_lesson_coursewares", {"lessonId": _int(lesson_id, "lessonId"),
-                                                     "diskId": _json_list(_ints(disk_ids, "diskId"))})
+                                                     "diskId": self._json_array(_ints(disk_ids, "diskId"))})
 
     def remove_lesson_courseware(self, lesson_id: int, disk_id: int) -> Any:
         """API 11 ``/lesson/delete/disk``."""
@@ -328,7 +340,7 @@ class EndpointsMixin:
     def add_lesson_students(self, lesson_id: int, student_ids: Sequence[int]) -> Any:
         """API 12 ``/lesson/add/student``: ``studentId`` as a JSON string; ``data`` = notFound/already."""
         return self._data("add_lesson_students", {"lessonId": _int(lesson_id, "lessonId"),
-                                                  "studentId": _json_list(_ints(student_ids, "studentId"))})
+                                                  "studentId": self._json_array(_ints(student_ids, "studentId"))})
 
     def remove_lesson_student(self, lesson_id: int, student_id: int) -> Any:
         """API 13 ``/lesson/delete/student``."""

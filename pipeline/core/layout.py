@@ -10,6 +10,7 @@
     warehouse.duckdb                               published atomically
     feeds -> .feeds-generations/<id>/              swapped atomically
     report/index.html
+    platform.json                                  the platform profile (liveclass probe)
     .run.lock .warehouse.lock .feeds.lock .ratelimit  coordination files
 """
 
@@ -87,6 +88,11 @@ class DataDir:
     @property
     def report(self) -> Path:
         return self.root / "report" / "index.html"
+
+    @property
+    def platform_profile(self) -> Path:
+        """Which reading of the document the platform follows (`liveclass probe`)."""
+        return self.root / "platform.json"
 
     # -- coordination ---------------------------------------------------------------
     @property

@@ -205,3 +205,14 @@ def test_course_progress_failure_for_one_class_does_not_block_the_warehouse(sand
             if ev.materialization.asset_key.to_user_string() == "raw/course_progress"]
     assert md["classes_failed"].value == [1]
     assert (data_dir / "warehouse.duckdb").exists()
+    # visible, not silent: a WARN check, and a note that the report and the run summary show
+    [fresh] = [e for e in res.get_asset_check_evaluations() if e.check_name == "course_progress_fresh"]
+    assert not fresh.passed and fresh.severity.value == "WARN"
+    from assets.publish.assets import data_notes
+
+    [note] = data_notes(DataDir(data_dir))
+    assert "course progress missing for 1 class(es)" in note and note.endswith(": 1")
+    # a later refresh in which the class answered nothing again keeps the earlier answers of the others
+    res = materialize([raw_course_progress], raise_on_error=False,
+                      resources={"api": api_resource(sandbox), "data_dir": DataDirResource(path=str(data_dir))})
+    assert res.success and data_notes(DataDir(data_dir)) == [note]

@@ -240,3 +240,20 @@ def test_check_reports_are_json_by_construction():
     passed, meta = checks.unique_keys(t, schemas.PRIMARY_KEYS["key_events"])
     assert not passed
     json.dumps(checks.json_safe(meta))  # a duplicate event time (a datetime) in the example
+
+
+def test_readings_change_units_and_rows_not_numbers():
+    from pipeline.core.profile import PlatformProfile
+
+    page = [_attendance_page(100001, [_row(1, listen=1830, late=125, leave=59), _row(7, listen=3600)], count=2)]
+    seconds = PlatformProfile({"listen_time": "seconds"})
+    norm = normalize.attendance(DAY, page, profile=seconds)
+    assert [(r["listen_minutes"], r["late_minutes"], r["leave_minutes"]) for r in norm.table.to_pylist()] == [
+        (30, 2, 0), (60, 0, 0)]  # floored to whole minutes, as the platform floors
+    passed, meta = checks.teacher_not_a_student(normalize.attendance(DAY, page), {100001: 7},
+                                                "attendance_rows=students")
+    assert not passed and "contradicts the reading attendance_rows=students" in meta["example"][0]["expected"]
+    both = PlatformProfile({"attendance_rows": "students_and_teacher"})
+    norm = normalize.attendance(DAY, page, profile=both, teachers={100001: 7})
+    assert norm.table["user_id"].to_pylist() == [1] and norm.facts["api_count"] == {100001: 1}
+    assert checks.attendance_matches_count(norm)[0]
