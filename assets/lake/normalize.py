@@ -16,6 +16,7 @@ nothing is silently dropped or guessed.
 
 from __future__ import annotations
 
+import json
 from collections import Counter
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -100,7 +101,13 @@ def _scheduled_day(item: Mapping[str, Any]) -> date | None:
 
 
 def _requested_ids(rec: Mapping[str, Any], endpoint: str, name: str) -> set[int]:
+    """The ids a request asked for: a native array, or the same as a JSON string (reading ``arrays``)."""
     value = rec["params"].get(name)
+    if isinstance(value, str) and value.lstrip().startswith("["):
+        try:
+            value = json.loads(value)
+        except ValueError:
+            raise DataDriftError(endpoint, name, value, "an array of ids") from None
     values = value if isinstance(value, list) else [value]
     return {to_int(v, endpoint, name) for v in values}
 

@@ -107,8 +107,8 @@ def _previous_classes(dirs: DataDir, day: str) -> dict[int, dict]:
 def _window(dirs: DataDir, day: str, profile: PlatformProfile) -> list[int]:
     """The day's lessons: API 17's window, or (when the window selects on actual starts) the lessons
     in it that API 19 says were scheduled on the day."""
-    return fanout.window_lesson_ids(_pages(dirs, "lessons", day),
-                                    day if profile.get("class_window") == "actual_start" else None)
+    by_schedule = profile.get("class_window") == "actual_start"
+    return fanout.window_lesson_ids(_pages(dirs, "lessons", day), date.fromisoformat(day) if by_schedule else None)
 
 
 def _unheld(dirs: DataDir, day: str) -> list[int]:

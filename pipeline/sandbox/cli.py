@@ -2,7 +2,8 @@
 
     liveclass sandbox [--port 8765 --seed 7 ...]           serve in the foreground
     liveclass sandbox serve [...]                          the same, explicitly
-    liveclass sandbox truth --seed 7 --start D --end D --out DIR
+    liveclass sandbox --reading listen_time=seconds ...    play another reading of the document (repeatable)
+    liveclass sandbox truth --seed 7 --start D --end D --out DIR   (the same for every --reading)
     python -m pipeline.sandbox.cli serve [...]             without the console script
 """
 
@@ -19,6 +20,7 @@ from pipeline.core.calendar import TZ, TZ_NAME
 from .config import DEFAULT_APP_ID, DEFAULT_SECRET, INACTIVE_APP_ID, SandboxConfig
 from .drift import normalize_mode
 from .faults import parse_fault_kinds
+from .readings import READINGS, parse_readings
 from .runner import serve_forever
 
 
@@ -38,6 +40,23 @@ def _parse_kinds(ctx: click.Context, param: click.Parameter, value: str | None) 
         return parse_fault_kinds(value)
     except ValueError as exc:
         raise click.BadParameter(str(exc)) from None
+
+
+def _parse_reading(ctx: click.Context, param: click.Parameter, value: tuple[str, ...]) -> dict[str, str]:
+    try:
+        return parse_readings(value)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc)) from None
+
+
+_READING_HELP = ("How the platform reads a point the document leaves open (repeatable; the first value is the "
+                 "default): " + "; ".join(f"{k}={'|'.join(v)}" for k, v in READINGS.items())
+                 + ". See docs/sandbox.md.")
+
+
+def _reading_option(help_text: str = _READING_HELP):
+    return click.option("--reading", "readings", multiple=True, metavar="KEY=VALUE", callback=_parse_reading,
+                        help=help_text)
 
 
 def _serve_options(fn):
@@ -75,6 +94,7 @@ def _serve_options(fn):
                      "--drift alone) or harmful (also values that would change the numbers)."),
         click.option("--log-level", default="warning", show_default=True,
                      type=click.Choice(["critical", "error", "warning", "info", "debug"])),
+        _reading_option(),
     ]
     for opt in reversed(opts):
         fn = opt(fn)
@@ -87,7 +107,7 @@ def _config(kw: dict) -> SandboxConfig:
         lessons_per_day=kw["lessons_per_day"], latency_ms=kw["latency_ms"], fault_rate=kw["fault_rate"],
         slow_seconds=kw["slow_seconds"], retry_after=kw["retry_after"], now=_parse_now(kw["now"]),
         drift=normalize_mode(kw["drift"]) or False, convert_seconds=kw["convert_seconds"], log_level=kw["log_level"],
-        fault_kinds=kw["fault_kinds"], header_timeout=kw["header_timeout"],
+        fault_kinds=kw["fault_kinds"], header_timeout=kw["header_timeout"], readings=kw["readings"],
     )
 
 
@@ -103,6 +123,8 @@ def _serve(config: SandboxConfig) -> None:
             click.echo(f"faults: rate {config.fault_rate}, latency {config.latency_ms} ms, slow {config.slow_seconds} s")
         if config.fault_kinds:
             click.echo(f"fault kinds: {', '.join(config.fault_kinds)}")
+        if config.readings:
+            click.echo("readings: " + ", ".join(f"{k}={v}" for k, v in config.readings.items()))
         sys.stdout.flush()
 
     serve_forever(config, on_ready=ready)
@@ -138,8 +160,14 @@ def serve(**kw) -> None:
 @click.option("--out", "out", required=True, type=click.Path(file_okay=False), help="Output directory.")
 @click.option("--lessons-per-day", default=40, show_default=True, type=click.IntRange(1, 999))
 @click.option("--now", "now", default=None, help="Simulated clock 'YYYY-mm-dd HH:ii[:ss]'; default: the wall clock.")
-def truth(seed: int, start: datetime, end: datetime, out: str, lessons_per_day: int, now: str | None) -> None:
-    """Write the school's ground truth for [start, end] as Parquet and print rows per table."""
+@_reading_option("Accepted (and checked) so a script can pass the server's --reading flags; changes nothing: "
+                 "a reading changes what the API says, never what happened in the classroom.")
+def truth(seed: int, start: datetime, end: datetime, out: str, lessons_per_day: int, now: str | None,
+          readings: dict[str, str]) -> None:
+    """Write the school's ground truth for [start, end] as Parquet and print rows per table.
+
+    The truth is the same for every --reading.
+    """
     from .school import School
     from .truth import write_truth
 

@@ -8,11 +8,13 @@ works with the signMsg codec (the AES key is the secret NUL-padded or cut to
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from datetime import datetime
 
 from .drift import normalize_mode
 from .faults import parse_fault_kinds
+from .readings import parse_readings
 
 __all__ = ["DEFAULT_APP_ID", "INACTIVE_APP_ID", "DEFAULT_SECRET", "SandboxConfig"]
 
@@ -42,9 +44,13 @@ class SandboxConfig:
     drift: bool | str = False  # schema drift: False/"off", True/"harmless" or "harmful" (see sandbox/drift.py)
     convert_seconds: float = 3.0  # courseware conversion time (API 6 -> API 7 convert_status 0 -> 2)
     log_level: str = "warning"
+    # the platform's reading of ambiguous points (see sandbox/readings.py): key -> value, only those given
+    # (the rest are the defaults); a mapping, "KEY=VALUE[,...]" or an iterable of "KEY=VALUE" is accepted
+    readings: Mapping[str, str] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self.fault_kinds = parse_fault_kinds(self.fault_kinds)
+        self.readings = parse_readings(self.readings)
         if self.header_timeout < 0:
             raise ValueError("header_timeout must not be negative")
 
@@ -62,4 +68,6 @@ class SandboxConfig:
         mode = normalize_mode(self.drift)
         if mode:
             args += ["--drift", mode]
+        for key, value in self.readings.items():
+            args += ["--reading", f"{key}={value}"]
         return args

@@ -21,7 +21,8 @@ they see every edit; the School's ``activity(lesson)`` is a function of the
 (possibly edited) lesson.
 
 Writes take a lock and bump :attr:`version` (the server's answer cache is
-keyed on it).
+keyed on it).  :attr:`Platform.readings` (:mod:`.readings`) is how this platform reads the
+document's open points; the handlers consult it, the School never sees it.
 """
 
 from __future__ import annotations
@@ -36,6 +37,7 @@ from pipeline.core.calendar import TZ
 
 from .config import INACTIVE_APP_ID, SandboxConfig
 from .errors import Reject
+from .readings import Readings
 from .school import API_LESSON_ID_BASE, Classroom, Courseware, Lesson, Person, School
 
 USER_ID_BASE = 90_000_000
@@ -68,8 +70,10 @@ class Platform:
     tz = TZ
 
     def __init__(self, school: School, apps: Iterable[App], *, fixed_now: datetime | None = None,
-                 convert_seconds: float = 3.0):
+                 convert_seconds: float = 3.0, readings: Readings | None = None):
         self.school = school
+        #: how this platform reads the document's open points (what its answers say, never the school)
+        self.readings = readings or Readings()
         self.apps: dict[str, App] = {a.id: a for a in apps}
         self._fixed_now = None if fixed_now is None else school.now
         self.convert_seconds = convert_seconds
@@ -106,7 +110,8 @@ class Platform:
         apps = [App(config.app_id, config.secret, True)]
         if config.app_id != INACTIVE_APP_ID:
             apps.append(App(INACTIVE_APP_ID, config.secret, False))
-        return cls(school, apps, fixed_now=config.now, convert_seconds=config.convert_seconds)
+        return cls(school, apps, fixed_now=config.now, convert_seconds=config.convert_seconds,
+                   readings=Readings.of(getattr(config, "readings", None)))
 
     # ------------------------------------------------------------------ clock
 

@@ -7,15 +7,20 @@ envelope ``{"status":0,"error_code":N,"msg":"<Table 4 text>: <detail>","data":nu
 1. unknown path (one trailing ``/`` is tolerated) -> 30001
 2. a method other than POST -> 30002
 3. a body over :data:`MAX_BODY` (1 MiB) -> 40003, and the connection is closed
-4. form fields are read from an ``application/x-www-form-urlencoded`` body
-   (a body with another content type has no form fields; the query string is
-   ignored); the last of repeated fields wins, as in PHP
+4. form fields are read as PHP's ``$_POST`` is (:mod:`.forms`): from an
+   ``application/x-www-form-urlencoded`` or a ``multipart/form-data`` body (a
+   body with another content type has no form fields; the query string is
+   ignored); the last of repeated fields wins, as in PHP; more than
+   :data:`MAX_FIELDS` fields -> 40003
 5. applicationID absent or empty -> 20001; signMsg absent or empty -> 20002
 6. unknown applicationID -> 20003; an application with active=0 -> 20004
 7. a signMsg failing any check of :func:`decode_sign_msg` -> 20005 (the MAC
-   is verified before anything is decrypted or unserialized)
-8. the route's handler: 40001/40002/40003/40004 or the documented answer
-   (with ``drift`` on, reshaped by :mod:`.drift` as a wandering platform would).
+   is verified before anything is decrypted or unserialized), except a
+   parameter (a string anywhere in the map) that is not valid UTF-8: the
+   signature is fine and PHP's ``unserialize()`` takes any bytes, so -> 40003
+8. the route's handler: 40001/40002/40003/40004 or the documented answer,
+   as the platform's readings (:mod:`.readings`, ``app.readings``) say (with
+   ``drift`` on, reshaped by :mod:`.drift` as a wandering platform would).
 
 Faults (:mod:`.faults`) are decided before all this; the opt-in ones that lie
 (``swap``, ``nodata``, ``implausible``, ``oversized``) rewrite a copy of a
@@ -31,7 +36,6 @@ from __future__ import annotations
 import json
 import logging
 from typing import Any
-from urllib.parse import parse_qsl
 
 from pipeline.api.errors import ERROR_MESSAGES
 from pipeline.api.signing import SignatureError, decode_sign_msg
@@ -48,8 +52,10 @@ from .faults import (
     http_fault_response,
     params_key,
 )
+from .forms import parse_form
 from .handlers import ROUTES, Ctx, Route
 from .platform import Platform
+from .readings import Readings
 
 log = logging.getLogger("pipeline.sandbox.server")
 
@@ -99,6 +105,19 @@ class SandboxApp:
         self._cache: dict[tuple, tuple[bytes, bool]] = {}
         self._cache_stamp: tuple | None = None
         self.requests = 0
+
+    @property
+    def readings(self) -> Readings:
+        """How this platform reads the document's open points (:mod:`.readings`)."""
+        return self.platform.readings
+
+    @readings.setter
+    def readings(self, value: Readings | Any) -> None:
+        """Play other readings from the next request on (a Readings, a mapping or ``KEY=VALUE`` strings;
+        keys not given are the defaults); the answer cache is dropped."""
+        self.platform.readings = Readings.of(value)
+        self._cache.clear()
+        self._cache_stamp = None
 
     # -- ASGI entry point -------------------------------------------------------
     async def __call__(self, scope: dict, receive, send) -> None:
@@ -274,6 +293,8 @@ class SandboxApp:
             try:
                 params = decode_sign_msg(sign_msg, app.secret)
             except SignatureError as exc:
+                if _not_utf8(exc.reason):  # authenticated and decrypted: only a string's bytes are not UTF-8
+                    return error_body(40003, "a parameter is not valid UTF-8", code_key), None, False
                 return error_body(20005, exc.reason, code_key), None, False
             out, ok = self._handle(route, params, Ctx(app_id))
             return out, params, ok
@@ -283,18 +304,7 @@ class SandboxApp:
 
     @staticmethod
     def _form(content_type: bytes, body: bytes) -> dict[str, str] | None:
-        if content_type:
-            mime = content_type.split(b";", 1)[0].strip().lower()
-            if mime != b"application/x-www-form-urlencoded":
-                return {}
-        if not body:
-            return {}
-        try:
-            pairs = parse_qsl(body.decode("latin-1"), keep_blank_values=True, encoding="utf-8", errors="replace",
-                              max_num_fields=MAX_FIELDS)
-        except ValueError:
-            return None
-        return dict(pairs)
+        return parse_form(content_type, body, MAX_FIELDS)
 
     def _handle(self, route: Route, params: dict, ctx: Ctx) -> tuple[bytes, bool]:
         """(answer, success): the handler's answer or its refusal's error envelope."""
@@ -327,6 +337,12 @@ class SandboxApp:
 
     def _drift(self, route: Route, result: dict) -> dict:
         return result if self.drift is None or route.write else self.drift.apply(route.path, result)
+
+
+def _not_utf8(reason: str) -> bool:
+    """Whether :func:`decode_sign_msg` refused only because the unserialized parameters hold a string
+    that is not UTF-8 (after the MAC, the decryption and the padding were checked)."""
+    return reason.startswith("cannot unserialize params:") and "not valid UTF-8" in reason
 
 
 def make_app(config: SandboxConfig) -> SandboxApp:

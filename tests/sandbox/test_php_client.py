@@ -133,3 +133,68 @@ def test_php_signed_requests(tmp_path):
     assert lesson.id in [d["lesson_id"] for d in answers["/lesson/byUser"][0]["data"]]
     class_ids = [d["lesson_id"] for d in answers["/lesson/get_class_info"][0]["data"]]
     assert class_ids == [str(x.id) for x in SCHOOL.lessons_on(PAST)]
+
+
+# PHP's curl, driven as a PHP platform client would: an array of fields is sent as multipart/form-data,
+# http_build_query() of it as urlencoded; the sandbox (like PHP's $_POST) must read both the same.
+PHP_CURL_SCRIPT = PHP_SCRIPT.split("$in = json_decode", 1)[0] + r"""
+$in = json_decode(stream_get_contents(STDIN), true);
+$out = [];
+foreach ($in['requests'] as $r) {
+    $fields = ['applicationID' => $in['app'], 'signMsg' => getSignMsg($r['params'], $in['key'])];
+    $row = [];
+    foreach (['multipart' => $fields, 'urlencoded' => http_build_query($fields)] as $form => $body) {
+        $ch = curl_init($in['base'] . $r['path']);
+        curl_setopt($ch, CURLOPT_POST, true);
+        curl_setopt($ch, CURLOPT_POSTFIELDS, $body);
+        curl_setopt($ch, CURLOPT_RETURNTRANSFER, true);
+        curl_setopt($ch, CURLINFO_HEADER_OUT, true);
+        $answer = curl_exec($ch);
+        $row[$form] = ['answer' => $answer, 'sent' => curl_getinfo($ch, CURLINFO_HEADER_OUT),
+                       'http' => curl_getinfo($ch, CURLINFO_HTTP_CODE)];
+        curl_close($ch);
+    }
+    $out[] = $row;
+}
+echo json_encode($out);
+"""
+
+
+def _php_has_curl() -> bool:
+    out = subprocess.run([PHP or "php", "-r", "echo extension_loaded('curl') ? 1 : 0;"], capture_output=True,
+                         text=True, timeout=30)
+    return out.stdout.strip() == "1"
+
+
+def test_php_curl_multipart_and_urlencoded_answer_alike(tmp_path):
+    if not _php_has_curl():
+        pytest.skip("php has no curl extension (Debian package php-curl)")
+    held = [x for x in SCHOOL.lessons_on(PAST) if SCHOOL.status(x) == 2]
+    lesson = held[0]
+    reqs = [
+        ("/lesson/io/info", {"lessonId": lesson.id}),
+        ("/lesson/info", {"lessonId": [x.id for x in held[:3]]}),
+        ("/v2/data/teacher/inout", {"lessonId": lesson.id}),
+        ("/lesson/get_class_info", {"start_time": "2024-5-30 00:00:00", "end_time": "2024-5-31 00:00:00"}),
+        ("/lesson/io/info", {"lessonId": "abc"}),
+    ]
+    script = tmp_path / "curl.php"
+    script.write_text(PHP_CURL_SCRIPT, encoding="utf-8")
+    with start_sandbox(SandboxConfig(now=NOW)) as sb:
+        doc = {"app": sb.app_id, "key": sb.secret, "base": sb.base_url,
+               "requests": [{"path": p, "params": q} for p, q in reqs]}
+        out = subprocess.run([PHP or "php", str(script)], input=json.dumps(doc), capture_output=True, text=True,
+                             timeout=60, check=True)
+        rows = json.loads(out.stdout)
+        # the same request from Python (urlencoded) for reference
+        expected = [requests.post(sb.base_url + p, data={"applicationID": sb.app_id, "signMsg": sign}, timeout=10)
+                    .content for (p, _), sign in zip(reqs, php_sign([q for _, q in reqs], sb.secret, tmp_path))]
+    assert len(rows) == len(reqs)
+    for (path, _), row, reference in zip(reqs, rows, expected):
+        multi, url = row["multipart"], row["urlencoded"]
+        assert "content-type: multipart/form-data; boundary=" in multi["sent"].lower(), multi["sent"]
+        assert "content-type: application/x-www-form-urlencoded" in url["sent"].lower(), url["sent"]
+        assert multi["http"] == url["http"] == 200
+        assert multi["answer"] == url["answer"] == reference.decode("utf-8"), path
+    assert json.loads(rows[0]["multipart"]["answer"])["data"]["count"] == len(lesson.student_ids)
+    assert json.loads(rows[-1]["multipart"]["answer"])["error_code"] == 40002

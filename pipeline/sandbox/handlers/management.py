@@ -1,5 +1,8 @@
 """The management endpoints: users (APIs 1, 20, 22, 32), courses (2–5, 33), courseware (6, 7), lessons (8, 8.1, 9–15).
 
+The array parameters follow the readings ``arrays`` (API 20 ``mobile``) and
+``json_arrays`` (APIs 3, 4, 8.1, 10, 12), see :mod:`..readings`.
+
 Everything but APIs 7 and 20 changes the platform's state (the catalog's
 ``write`` flag); state checks that need the platform's lock (a mobile already
 registered, a full course, ...) are the platform's and raise the same
@@ -70,7 +73,7 @@ def api1_user_create(p: Platform, params, ctx) -> dict:
 
 
 def api20_user_id(p: Platform, params, ctx) -> dict:
-    arr = req_array(params, "mobile")
+    arr = req_array(params, "mobile", p.readings.only_form("arrays"))
     if len(arr) > MAX_IDS_UNDOCUMENTED:
         raise Reject(40004, f"mobile has {len(arr)} entries, at most {MAX_IDS_UNDOCUMENTED} are allowed")
     out = []
@@ -152,14 +155,14 @@ def api2_classroom_create(p: Platform, params, ctx) -> dict:
 
 def api3_classroom_student_add(p: Platform, params, ctx) -> dict:
     c = req_classroom(p, params)
-    ids = req_id_list(params, "studentId", max_items=50)
+    ids = req_id_list(params, "studentId", max_items=50, only=p.readings.only_form("json_arrays"))
     not_enter = p.add_classroom_students(c.id, dedupe(ids))
     return ok("创建课程成功", notEnterStudentIds=not_enter)
 
 
 def api4_classroom_courseware_add(p: Platform, params, ctx) -> dict:
     c = req_classroom(p, params)
-    ids = dedupe(req_id_list(params, "coursewareIds", max_items=100))
+    ids = dedupe(req_id_list(params, "coursewareIds", max_items=100, only=p.readings.only_form("json_arrays")))
     missing = [i for i in ids if p.courseware(i) is None]
     if missing:
         raise Reject(40003, f"courseware {', '.join(map(str, missing))} does not exist")
@@ -280,7 +283,7 @@ def api8_lesson_create(p: Platform, params, ctx) -> dict:
 def api81_lesson_multi_create(p: Platform, params, ctx) -> dict:
     tz = p.tz
     c, genre, teacher_id = _create_common(p, params)
-    items = req_array(params, "dataInfo")
+    items = req_array(params, "dataInfo", p.readings.only_form("json_arrays"))
     if len(items) > 100:
         raise Reject(40004, f"dataInfo has {len(items)} lessons, at most 100 are allowed")
     slots = []
@@ -321,7 +324,7 @@ def api9_lesson_delete(p: Platform, params, ctx) -> dict:
 
 def api10_lesson_add_disk(p: Platform, params, ctx) -> dict:
     lesson = req_lesson(p, params, "lessonId")
-    ids = dedupe(req_id_list(params, "diskId", max_items=100))
+    ids = dedupe(req_id_list(params, "diskId", max_items=100, only=p.readings.only_form("json_arrays")))
     not_found, unconverted, already, add = [], [], [], []
     for i in ids:
         cw = p.courseware(i)
@@ -349,7 +352,8 @@ def api11_lesson_delete_disk(p: Platform, params, ctx) -> dict:
 
 def api12_lesson_add_student(p: Platform, params, ctx) -> dict:
     lesson = req_lesson(p, params, "lessonId")
-    ids = dedupe(req_id_list(params, "studentId", max_items=MAX_IDS_UNDOCUMENTED))
+    ids = dedupe(req_id_list(params, "studentId", max_items=MAX_IDS_UNDOCUMENTED,
+                             only=p.readings.only_form("json_arrays")))
     not_found, already, add = [], [], []
     for sid in ids:
         person = p.person(sid)

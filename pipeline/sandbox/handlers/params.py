@@ -7,7 +7,9 @@ Parameter rules (PHP-like, see docs):
 * a required parameter that is absent, ``null``, ``""`` or an empty array is
   40001;
 * array parameters accept a native PHP array or a JSON string holding an
-  array (section 4 (b)), for every array parameter of the document;
+  array (section 4 (b)), for every array parameter of the document, unless a
+  strict array reading (``arrays=json_string``, ``json_arrays=native``) wants
+  one form: the other is then 40002;
 * date-time parameters accept ``YYYY-m-d H:i`` with or without ``:s`` and
   with unpadded month/day/hour; a string that is not in that format is 40002,
   an impossible date or time is 40003;
@@ -111,8 +113,18 @@ def opt_str(params: Mapping[Any, Any], name: str, max_len: int | None = None) ->
     return s
 
 
-def as_array(v: Any, name: str) -> list:
-    """A native PHP array (list or int-keyed map) or a JSON string holding an array."""
+def as_array(v: Any, name: str, only: str | None = None) -> list:
+    """A native PHP array (list or int-keyed map) or a JSON string holding an array.
+
+    ``only`` (a strict array reading, :meth:`~..readings.Readings.only_form`): ``"native"`` or
+    ``"json_string"`` accepts that form alone and answers the other with 40002, the type check a
+    validating PHP handler makes before ``json_decode()`` (PHP 8: TypeError on an array) or a loop
+    over the array (on a string) would fail.
+    """
+    if only == "json_string" and isinstance(v, (list, dict)):
+        raise Reject(40002, f"{name} must be a JSON string holding an array, not a native array")
+    if only == "native" and isinstance(v, str):
+        raise Reject(40002, f"{name} must be a native array, not a string")
     if isinstance(v, str):
         try:
             v = json.loads(v)
@@ -128,15 +140,16 @@ def as_array(v: Any, name: str) -> list:
     raise Reject(40002, f"{name} must be an array or a JSON array string")
 
 
-def req_array(params: Mapping[Any, Any], name: str) -> list:
-    arr = as_array(raw(params, name, True), name)
+def req_array(params: Mapping[Any, Any], name: str, only: str | None = None) -> list:
+    arr = as_array(raw(params, name, True), name, only)
     if not arr:
         raise Reject(40001, f"{name} is empty")
     return arr
 
 
-def req_id_list(params: Mapping[Any, Any], name: str, max_items: int | None = None) -> list[int]:
-    arr = req_array(params, name)
+def req_id_list(params: Mapping[Any, Any], name: str, max_items: int | None = None,
+                only: str | None = None) -> list[int]:
+    arr = req_array(params, name, only)
     if max_items is not None and len(arr) > max_items:
         raise Reject(40004, f"{name} has {len(arr)} entries, at most {max_items} are allowed")
     return [as_int(x, f"{name}[]") for x in arr]

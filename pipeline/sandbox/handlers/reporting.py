@@ -1,7 +1,12 @@
 """The reporting endpoints: APIs 16–19, 21, 23–31 and 34 (read-only; their answers are cached).
 
 Times are answered as ``YYYY-mm-dd HH:ii:ss`` in the platform's zone; time
-windows (APIs 16, 17, 31) are at most :data:`MAX_WINDOW` long.
+windows (APIs 16, 17, 31) are at most :data:`MAX_WINDOW` long.  What the
+platform's readings (:mod:`..readings`, ``p.readings``) change: API 17's window
+(``class_window``), the array form and unknown ids of APIs 18, 19, 25
+(``arrays``, ``unknown_ids``), API 23's rows (``attendance_rows``), the unit of
+APIs 23 and 34's durations (``listen_time``), API 27's empty answer (``empty``)
+and API 30's class (``class_is_course``).
 """
 
 from __future__ import annotations
@@ -15,6 +20,7 @@ from pipeline.api.catalog import EVENT_TYPES
 
 from ..errors import Reject
 from ..platform import Platform
+from ..readings import class_id_of
 from .params import (
     MAX_IDS_UNDOCUMENTED,
     dedupe,
@@ -83,31 +89,52 @@ def api16_help_info(p: Platform, params, ctx) -> dict:
     return {"status": 1, "msg": "", "data": data}
 
 
+#: How far a lesson's actual start can be from its scheduled day (early the evening before, late after
+#: midnight): the days API 17 looks at around its window under ``class_window=actual_start``.
+_ACTUAL_START_SLACK = timedelta(days=1)
+
+
 def api17_class_info(p: Platform, params, ctx) -> dict:
+    """Lessons whose scheduled start (``class_window=scheduled_start``) or whose actual start
+    (``actual_start``; a lesson never started: its scheduled start) is in ``[start_time, end_time)``."""
     tz = p.tz
     start, end = _window(params, "start_time", "end_time", tz)
+    by_actual = p.readings.class_window == "actual_start"
+    days = _days(start - _ACTUAL_START_SLACK, end + _ACTUAL_START_SLACK) if by_actual else _days(start, end)
     data = []
-    for day in _days(start, end):
+    for day in days:
         for lesson in p.lessons_on(day):
-            if start <= lesson.start < end:
-                a = p.activity(lesson)
+            a = p.activity(lesson) if by_actual else None
+            at = (a.actual_start or lesson.start) if a is not None else lesson.start
+            if start <= at < end:
+                a = a or p.activity(lesson)
                 data.append({"lesson_id": str(lesson.id), "status": a.status,
                              "actual_start_time": fmt(a.actual_start, tz), "actual_end_time": fmt(a.actual_end, tz)})
     return {"status": 1, "msg": "", "data": data}
 
 
 def _lessons_by_ids(p: Platform, ids: list[int]):
+    """The lessons of ``ids`` (first-seen order, each once); an unknown id fails the batch with 40003
+    (``unknown_ids=reject``) or is left out (``omit``)."""
+    omit = p.readings.unknown_ids == "omit"
     out = []
     for lid in dedupe(ids):
         lesson = p.lesson(lid)
         if lesson is None:
+            if omit:
+                continue
             raise Reject(40003, f"lesson {lid} does not exist")
         out.append(lesson)
     return out
 
 
+def _ids(p: Platform, params, name: str, max_items: int) -> list[int]:
+    """An id-array parameter of APIs 18, 19, 25 in the form the reading ``arrays`` accepts."""
+    return req_id_list(params, name, max_items=max_items, only=p.readings.only_form("arrays"))
+
+
 def api18_lesson_status(p: Platform, params, ctx) -> dict:
-    lessons = _lessons_by_ids(p, req_id_list(params, "lesson_id", max_items=MAX_IDS_UNDOCUMENTED))
+    lessons = _lessons_by_ids(p, _ids(p, params, "lesson_id", MAX_IDS_UNDOCUMENTED))
     data = []
     for lesson in lessons:
         a = p.activity(lesson)
@@ -117,7 +144,7 @@ def api18_lesson_status(p: Platform, params, ctx) -> dict:
 
 def api19_lesson_info(p: Platform, params, ctx) -> dict:
     tz = p.tz
-    lessons = _lessons_by_ids(p, req_id_list(params, "lessonId", max_items=100))
+    lessons = _lessons_by_ids(p, _ids(p, params, "lessonId", 100))
     data = []
     for lesson in lessons:
         a = p.activity(lesson)
@@ -152,21 +179,36 @@ def api21_service_record(p: Platform, params, ctx) -> dict:
     return out
 
 
+def _durations(p: Platform, r) -> tuple[int, int, int]:
+    """(listen_time, u_late, u_leave) of an attendance row or the teacher's, in the reading's unit
+    (``listen_time=minutes``: minutes; ``seconds``: all three in seconds)."""
+    if p.readings.listen_time == "seconds":
+        return r.listen_seconds, r.late_seconds, r.leave_seconds
+    return r.listen_minutes, r.late_minutes, r.leave_minutes
+
+
 def api23_io_info(p: Platform, params, ctx) -> dict:
+    """The lesson's students, 40 a page (``attendance_rows=students_and_teacher``: the teacher's own row
+    first, counted in ``count`` and ``sumpage``)."""
     lesson = req_lesson(p, params, "lessonId")
     page = opt_int(params, "page", 0)
     if page < 0:
         raise Reject(40003, "page must not be negative")
     page = page or 1
     students = set(lesson.student_ids)
-    rows = [r for r in p.activity(lesson).attendance if r.user_id in students]
+    a = p.activity(lesson)
+    rows = [(r.user_id, r) for r in a.attendance if r.user_id in students]
+    if p.readings.attendance_rows == "students_and_teacher":
+        rows.insert(0, (a.teacher.teacher_id, a.teacher))
     count = len(rows)
     chunk = rows[(page - 1) * PAGE_SIZE_23 : page * PAGE_SIZE_23]
-    return ok("success", data={
-        "page": page, "sumpage": math.ceil(count / PAGE_SIZE_23), "count": count,
-        "data": [{"user_id": r.user_id, "listen_time": r.listen_minutes, "inout_times": r.inout_times,
-                  "u_late": r.late_minutes, "u_leave": r.leave_minutes} for r in chunk],
-    })
+    out = []
+    for uid, r in chunk:
+        listen, late, leave = _durations(p, r)
+        out.append({"user_id": uid, "listen_time": listen, "inout_times": r.inout_times, "u_late": late,
+                    "u_leave": leave})
+    return ok("success", data={"page": page, "sumpage": math.ceil(count / PAGE_SIZE_23), "count": count,
+                               "data": out})
 
 
 def api24_replay_url(p: Platform, params, ctx) -> dict:
@@ -176,7 +218,7 @@ def api24_replay_url(p: Platform, params, ctx) -> dict:
 
 
 def api25_student_award(p: Platform, params, ctx) -> dict:
-    lessons = _lessons_by_ids(p, req_id_list(params, "lessonIds", max_items=MAX_IDS_UNDOCUMENTED))
+    lessons = _lessons_by_ids(p, _ids(p, params, "lessonIds", MAX_IDS_UNDOCUMENTED))
     data = []
     for lesson in lessons:
         awards = p.activity(lesson).awards
@@ -201,6 +243,8 @@ def api27_event_counts(p: Platform, params, ctx) -> dict:
     events = p.activity(lesson).events
     students = set(lesson.student_ids)
     counts = {uid: len(times) for (uid, kind), times in events.items() if kind == et and uid in students and times}
+    if not counts and p.readings.empty == "list":
+        return ok("查询成功", data=[])  # PHP's json_encode of an empty array
     return ok("查询成功", data={str(uid): counts[uid] for uid in sorted(counts)})
 
 
@@ -238,7 +282,10 @@ def api29_status(p: Platform, params, ctx) -> dict:
 def api30_get_class_info(p: Platform, params, ctx) -> dict:
     lesson = req_lesson(p, params, "lessonId")
     c = p.classroom(lesson.classroom_id)
-    return ok("获取班级信息成功", data={"id": lesson.classroom_id, "name": c.name if c else ""})
+    name = c.name if c else ""
+    if p.readings.class_is_course == "no":  # a 班级 of its own: not a course id (API 26 refuses it)
+        return ok("获取班级信息成功", data={"id": class_id_of(lesson.classroom_id), "name": f"{name}班"})
+    return ok("获取班级信息成功", data={"id": lesson.classroom_id, "name": name})
 
 
 def api31_by_user(p: Platform, params, ctx) -> dict:
@@ -257,10 +304,11 @@ def api34_teacher_inout(p: Platform, params, ctx) -> dict:
     tz = p.tz
     lesson = req_lesson(p, params, "lessonId")
     t = p.activity(lesson).teacher
+    listen, late, leave = _durations(p, t)
     return {"status": 1, "code": 10000, "msg": "", "data": {
         "teacher_id": t.teacher_id, "actual_start_time": fmt(t.actual_start, tz),
-        "actual_end_time": fmt(t.actual_end, tz), "listen_time": t.listen_minutes, "inout_times": t.inout_times,
-        "u_late": t.late_minutes, "u_leave": t.leave_minutes,
+        "actual_end_time": fmt(t.actual_end, tz), "listen_time": listen, "inout_times": t.inout_times,
+        "u_late": late, "u_leave": leave,
     }}
 
 

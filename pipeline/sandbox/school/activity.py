@@ -35,6 +35,8 @@ Definitions (``E`` = scheduled end, ``S`` = scheduled start):
 ``inout_times = entries + exits`` (2 per closed session; an open session counts 1);
 ``late_minutes = floor(max(0, first_in - S) / 60)``;
 ``leave_minutes = floor(max(0, E - last_out) / 60)``.  Absent: no sessions, all zeros.
+The records also carry the three durations in whole seconds (``listen_seconds`` ...), of which
+the minutes are the floor: the API's unit is a reading (``listen_time``, see sandbox/readings.py).
 
 Teacher: 92 % of teachers are punctual (late with p 3 %), 8 % chronically late (p 30 %);
 ``actual_start`` is ``S`` −150…+75 s, or 3–15 min late; ``actual_end`` is ``E`` −0…60 s,
@@ -295,15 +297,20 @@ def cut_activity(lesson: Lesson, full: Full, cut: int | None, has_replay: bool) 
         t_open = any(i < cut < o for i, o in tsess)
         tsess = [(i, min(o, cut)) for i, o in tsess if i < cut]
     if tsess:
-        t_listen = sum(o - i for i, o in tsess) // 60
+        t_listen = sum(o - i for i, o in tsess)
+        t_late = max(0, full.a0)
+        t_leave = 0 if cut is not None else max(0, E - full.a1)
         teacher = TeacherInout(
             lesson.teacher_id,
             at(full.a0),
             None if cut is not None else at(full.a1),
-            t_listen,
+            t_listen // 60,
             2 * len(tsess) - (1 if t_open else 0),
-            max(0, full.a0) // 60,
-            0 if cut is not None else max(0, E - full.a1) // 60,
+            t_late // 60,
+            t_leave // 60,
+            t_listen,
+            t_late,
+            t_leave,
         )
     else:
         teacher = TeacherInout(lesson.teacher_id, None, None, 0, 0, 0, 0)
@@ -320,14 +327,20 @@ def cut_activity(lesson: Lesson, full: Full, cut: int | None, has_replay: bool) 
             if not sess:
                 rows.append(AttendanceRow(uid, (), 0, 0, 0, 0))
                 continue
+        listen = sum(o - i for i, o in sess)
+        late = max(0, sess[0][0])
+        leave = 0 if cut is not None else max(0, E - sess[-1][1])
         rows.append(
             AttendanceRow(
                 uid,
                 tuple((at(i), at(o)) for i, o in sess),
-                sum(o - i for i, o in sess) // 60,
+                listen // 60,
                 2 * len(sess) - (1 if is_open else 0),
-                max(0, sess[0][0]) // 60,
-                0 if cut is not None else max(0, E - sess[-1][1]) // 60,
+                late // 60,
+                leave // 60,
+                listen,
+                late,
+                leave,
             )
         )
 

@@ -78,6 +78,10 @@ class AttendanceRow:
     inout_times: int
     late_minutes: int
     leave_minutes: int
+    # the same three durations in whole seconds (the minutes are these // 60); the readings' listen_time=seconds
+    listen_seconds: int = 0
+    late_seconds: int = 0
+    leave_seconds: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,6 +93,9 @@ class TeacherInout:
     inout_times: int
     late_minutes: int
     leave_minutes: int
+    listen_seconds: int = 0  # as AttendanceRow's
+    late_seconds: int = 0
+    leave_seconds: int = 0
 
 
 @dataclass(frozen=True, slots=True)

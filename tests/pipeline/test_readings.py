@@ -1,0 +1,79 @@
+"""Every plausible reading of the document, played by the sandbox: `liveclass probe`'s logic finds it
+from the answers alone, and the lake extracted with that profile equals the ground truth (which no
+reading changes).  The default reading stays the fast path of the rest of the suite."""
+
+from __future__ import annotations
+
+from datetime import date
+
+import pyarrow.parquet as pq
+import pytest
+from dagster import materialize
+
+from assets.publish.assets import data_notes
+from assets.raw.assets import raw_course_progress
+from assets.resources import DataDirResource
+from pipeline.api.probe import Probe
+from pipeline.core import schemas
+from pipeline.core.layout import DataDir
+from pipeline.core.profile import DEFAULTS, READINGS
+from pipeline.sandbox.runner import SandboxConfig, start_sandbox
+from tests.assets.test_extraction import read_lake, run_days
+from tests.conftest import SANDBOX_DAYS, SANDBOX_LESSONS_PER_DAY, SANDBOX_NOW, SANDBOX_SEED, api_resource
+
+pytestmark = pytest.mark.xdist_group("readings")
+
+ALTERNATIVES = {k: v[1] for k, v in READINGS.items()}
+CASES = [{k: v} for k, v in ALTERNATIVES.items()] + [dict(ALTERNATIVES)]
+#: What the readings must not change: what happened in the classroom.
+TABLES = ("attendance", "teacher_inout", "awards", "key_event_counts", "key_events", "help_requests")
+NOT_PROBED = {"json_arrays"}  # only management endpoints take those; reporting never sends them
+
+
+@pytest.fixture(scope="module")
+def truth(tmp_path_factory):
+    from pipeline.sandbox.school import School
+    from pipeline.sandbox.truth import write_truth
+
+    out = tmp_path_factory.mktemp("truth")
+    school = School(seed=SANDBOX_SEED, lessons_per_day=SANDBOX_LESSONS_PER_DAY, now=SANDBOX_NOW)
+    write_truth(school, date.fromisoformat(SANDBOX_DAYS[0]), date.fromisoformat(SANDBOX_DAYS[-1]), out)
+    return out
+
+
+@pytest.mark.parametrize("readings", CASES, ids=lambda r: ",".join(f"{k}={v}" for k, v in r.items()))
+def test_probe_finds_the_reading_and_the_lake_equals_the_truth(tmp_path, truth, readings):
+    config = SandboxConfig(seed=SANDBOX_SEED, lessons_per_day=SANDBOX_LESSONS_PER_DAY, now=SANDBOX_NOW,
+                           readings=readings)
+    data_dir = tmp_path / "data"
+    lines: list[str] = []
+    with start_sandbox(config) as sb:
+        client = api_resource(sb).get_client()
+        try:
+            profile = Probe(client, [date.fromisoformat(d) for d in SANDBOX_DAYS]).run(lines.append)
+            calls = client.stats.snapshot()["calls"]
+        finally:
+            client.close()
+        for key in READINGS:
+            want = DEFAULTS[key] if key in NOT_PROBED else readings.get(key, DEFAULTS[key])
+            assert profile.get(key) == want, (key, lines)
+        assert calls <= 40, calls  # under 2 % of a 40-lesson day's ~1,950 calls
+        DataDir(data_dir).platform_profile.parent.mkdir(parents=True)
+        DataDir(data_dir).platform_profile.write_text(profile.to_json())
+        run_days(sb, data_dir)
+        progress = materialize([raw_course_progress], raise_on_error=False,
+                               resources={"api": api_resource(sb), "data_dir": DataDirResource(path=str(data_dir))})
+    for table in TABLES:
+        keys = schemas.PRIMARY_KEYS[table]
+        lake = sorted(read_lake(data_dir, table).to_pylist(), key=lambda r: tuple(r[k] for k in keys))
+        expected = pq.read_table(truth / f"{table}.parquet").select(schemas.DAILY_TABLES[table].names)
+        assert lake == sorted(expected.to_pylist(), key=lambda r: tuple(r[k] for k in keys)), table
+    lessons = read_lake(data_dir, "lessons")
+    assert sorted(lessons["lesson_id"].to_pylist()) == sorted(
+        pq.read_table(truth / "lessons.parquet")["lesson_id"].to_pylist())
+    notes = data_notes(DataDir(data_dir))
+    assert progress.success
+    if readings.get("class_is_course") == "no":  # the one number the platform gives no way to get right
+        assert len(notes) == 1 and "course progress is not available" in notes[0], notes
+    else:
+        assert notes == []
