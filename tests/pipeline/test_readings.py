@@ -77,3 +77,37 @@ def test_probe_finds_the_reading_and_the_lake_equals_the_truth(tmp_path, truth, 
         assert len(notes) == 1 and "course progress is not available" in notes[0], notes
     else:
         assert notes == []
+
+
+def test_liveclass_run_against_a_platform_reading_everything_the_other_way(tmp_path, truth):
+    """As a user runs it: `liveclass run` with no profile probes first, then publishes a warehouse
+    whose attendance, teacher in/out, awards and key events equal the ground truth, and says in one
+    line that course progress is missing (exit 3, published with warnings)."""
+    import duckdb
+
+    from pipeline.sandbox.runner import start_sandbox_process
+    from tests.reliability import harness
+
+    config = SandboxConfig(seed=SANDBOX_SEED, lessons_per_day=SANDBOX_LESSONS_PER_DAY, now=SANDBOX_NOW,
+                           readings=dict(ALTERNATIVES))
+    with start_sandbox_process(config) as sb:
+        proc = harness.liveclass(["run", "--start", SANDBOX_DAYS[0], "--end", SANDBOX_DAYS[-1]], tmp_path / "data",
+                                 tmp_path / "dh", cwd=tmp_path, **harness.sandbox_env(sb))
+    assert proc.returncode == 3, proc.stdout[-2000:] + proc.stderr[-2000:]
+    for key, value in ALTERNATIVES.items():
+        if key not in NOT_PROBED:
+            assert f"  {key}={value}: " in proc.stdout, (key, proc.stdout)
+    assert "liveclass: warning: course progress is not available" in proc.stderr
+    con = duckdb.connect(str(tmp_path / "data" / "warehouse.duckdb"), read_only=True)
+    try:
+        for fact, table, columns, truth_columns in [
+                ("fct_attendance", "attendance", "lesson_id, user_id, listen_minutes, late_minutes, leave_minutes", None),
+                ("fct_teacher_inout", "teacher_inout", "lesson_id, teacher_id, listen_minutes, late_minutes", None),
+                ("fct_awards", "awards", "lesson_id, user_id, stars", "lesson_id, user_id, award_num"),
+                ("fct_key_events", "key_events", "lesson_id, user_id, event_type", None)]:
+            got = con.execute(f"SELECT {columns} FROM {fact} ORDER BY ALL").fetchall()
+            want = con.execute(f"SELECT {truth_columns or columns} FROM read_parquet('{truth / table}.parquet') "
+                               "ORDER BY ALL").fetchall()
+            assert got == want and got, fact
+    finally:
+        con.close()
