@@ -38,3 +38,17 @@ def api_resource(sb, **overrides):
                 concurrency=8, read_timeout=5.0, backoff_base=0.01, backoff_max=0.2)
     opts.update(overrides)
     return LiveClassApiResource(**opts)
+
+
+@pytest.fixture(scope="session")
+def truth(tmp_path_factory):
+    """The sandbox's ground truth (Parquet, the lake's columns) for SANDBOX_DAYS."""
+    from datetime import date
+
+    from pipeline.sandbox.school import School
+    from pipeline.sandbox.truth import write_truth
+
+    out = tmp_path_factory.mktemp("truth")
+    school = School(seed=SANDBOX_SEED, lessons_per_day=SANDBOX_LESSONS_PER_DAY, now=SANDBOX_NOW)
+    write_truth(school, date.fromisoformat(SANDBOX_DAYS[0]), date.fromisoformat(SANDBOX_DAYS[-1]), out)
+    return out

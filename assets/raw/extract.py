@@ -92,28 +92,26 @@ def consensus(ask: Callable[[], T], method: str, what: str) -> T:
                    "answers of different requests", path=path)
 
 
-def attendance(client: LiveClassClient, lesson_ids: list[int], unheld: Iterable[int] = ()) -> None:
-    """API 23, every page; a lesson never held is asked twice (nothing else tells who was there)."""
+def per_lesson(client: LiveClassClient, ask: Callable[[int], Any], method: str, what: str,
+               lesson_ids: list[int], unheld: Iterable[int] = ()) -> None:
+    """``ask`` for every lesson, concurrently; a lesson never held is asked by :func:`consensus`
+    (nothing else tells who was there, and there are no actual times to check its answer against)."""
     unheld = set(unheld)
 
     def one(lid: int) -> Any:
         if lid in unheld:
-            return consensus(lambda: client.get_attendance(lid), "get_attendance_page", f"lesson {lid}'s attendance")
-        return client.get_attendance(lid)
+            return consensus(lambda: ask(lid), method, f"lesson {lid}'s {what}")
+        return ask(lid)
 
     client.map_concurrent(one, lesson_ids)
+
+
+def attendance(client: LiveClassClient, lesson_ids: list[int], unheld: Iterable[int] = ()) -> None:
+    per_lesson(client, client.get_attendance, "get_attendance_page", "attendance", lesson_ids, unheld)  # API 23
 
 
 def teacher_inout(client: LiveClassClient, lesson_ids: list[int], unheld: Iterable[int] = ()) -> None:
-    """API 34; a lesson never held is asked twice (no actual times to check its teacher record against)."""
-    unheld = set(unheld)
-
-    def one(lid: int) -> Any:
-        if lid in unheld:
-            return consensus(lambda: client.get_teacher_inout(lid), "get_teacher_inout", f"lesson {lid}'s teacher")
-        return client.get_teacher_inout(lid)
-
-    client.map_concurrent(one, lesson_ids)
+    per_lesson(client, client.get_teacher_inout, "get_teacher_inout", "teacher", lesson_ids, unheld)  # API 34
 
 
 def awards(client: LiveClassClient, lesson_ids: list[int]) -> None:

@@ -3,7 +3,6 @@ and the lake reconciles exactly with the sandbox's ground truth."""
 
 from __future__ import annotations
 
-from datetime import date
 from pathlib import Path
 
 import pyarrow.parquet as pq
@@ -13,7 +12,7 @@ from dagster import materialize
 from assets.resources import DataDirResource
 from pipeline.core import schemas
 from pipeline.definitions import daily_assets
-from tests.conftest import SANDBOX_DAYS, SANDBOX_LESSONS_PER_DAY, SANDBOX_NOW, SANDBOX_SEED, api_resource
+from tests.conftest import SANDBOX_DAYS, SANDBOX_LESSONS_PER_DAY, api_resource
 
 pytestmark = pytest.mark.xdist_group("sandbox")
 
@@ -44,17 +43,6 @@ def extracted(sandbox, tmp_path_factory):
     data_dir = tmp_path_factory.mktemp("lake")
     results = run_days(sandbox, data_dir)
     return data_dir, results
-
-
-@pytest.fixture(scope="module")
-def truth(tmp_path_factory):
-    from pipeline.sandbox.school import School
-    from pipeline.sandbox.truth import write_truth
-
-    out = tmp_path_factory.mktemp("truth")
-    school = School(seed=SANDBOX_SEED, lessons_per_day=SANDBOX_LESSONS_PER_DAY, now=SANDBOX_NOW)
-    write_truth(school, date.fromisoformat(SANDBOX_DAYS[0]), date.fromisoformat(SANDBOX_DAYS[-1]), out)
-    return out
 
 
 def _sorted_rows(table, keys):

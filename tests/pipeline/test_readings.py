@@ -30,17 +30,6 @@ TABLES = ("attendance", "teacher_inout", "awards", "key_event_counts", "key_even
 NOT_PROBED = {"json_arrays"}  # only management endpoints take those; reporting never sends them
 
 
-@pytest.fixture(scope="module")
-def truth(tmp_path_factory):
-    from pipeline.sandbox.school import School
-    from pipeline.sandbox.truth import write_truth
-
-    out = tmp_path_factory.mktemp("truth")
-    school = School(seed=SANDBOX_SEED, lessons_per_day=SANDBOX_LESSONS_PER_DAY, now=SANDBOX_NOW)
-    write_truth(school, date.fromisoformat(SANDBOX_DAYS[0]), date.fromisoformat(SANDBOX_DAYS[-1]), out)
-    return out
-
-
 @pytest.mark.parametrize("readings", CASES, ids=lambda r: ",".join(f"{k}={v}" for k, v in r.items()))
 def test_probe_finds_the_reading_and_the_lake_equals_the_truth(tmp_path, truth, readings):
     config = SandboxConfig(seed=SANDBOX_SEED, lessons_per_day=SANDBOX_LESSONS_PER_DAY, now=SANDBOX_NOW,
