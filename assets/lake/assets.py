@@ -60,8 +60,8 @@ class Context:
 
     def students_elsewhere(self) -> dict[str, set[tuple[int, int]]]:
         """(lesson, user) pairs that APIs 25 and 27 say were in a lesson."""
-        return {"/lesson/student/award": fanout.award_students(self.pages["awards"]),
-                "/lessonData/query": {(lid, uid) for lid, uid, _ in
+        return {fanout.API25: fanout.award_students(self.pages["awards"]),
+                fanout.API27: {(lid, uid) for lid, uid, _ in
                                       fanout.positive_event_triples(self.pages["key_event_counts"])}}
 
 

@@ -7,11 +7,15 @@ from datetime import date, datetime, timedelta
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from pipeline.api.catalog import path_of
 from pipeline.core.calendar import TZ
 
 from .normalize import Normalized
 
 CheckOutcome = tuple[bool, dict]
+
+API16, API23, API25, API26, API27, API28, API30, API34 = (
+    path_of(n) for n in ("16", "23", "25", "26", "27", "28", "30", "34"))
 
 
 def unique_keys(table: pa.Table, keys: tuple[str, ...]) -> CheckOutcome:
@@ -59,7 +63,7 @@ def attendance_matches_count(norm: Normalized) -> CheckOutcome:
 
 def event_times_match_counts(norm: Normalized) -> CheckOutcome:
     exp, got = norm.facts["expected_counts"], norm.facts["got_counts"]
-    diff = [f"/lessonData/user/query (lesson, user, type) {k}: API 27 count {exp.get(k, 0)}, "
+    diff = [f"{API28} (lesson, user, type) {k}: API 27 count {exp.get(k, 0)}, "
             f"API 28 times {got.get(k, 0)}" for k in sorted(set(exp) | set(got)) if exp.get(k, 0) != got.get(k, 0)]
     return not diff, {"triples": len(exp), "mismatches": len(diff), "example": diff[:5]}
 
@@ -102,7 +106,7 @@ def class_names_consistent(norm: Normalized) -> CheckOutcome:
     for r in norm.table.select(["class_id", "class_name"]).to_pylist():
         if r["class_id"] is not None:
             names.setdefault(r["class_id"], set()).add(r["class_name"])
-    bad = [{"endpoint": "/lesson/getClassInfo", "class_id": c, "names": sorted(n, key=str)}
+    bad = [{"endpoint": API30, "class_id": c, "names": sorted(n, key=str)}
            for c, n in sorted(names.items()) if len(n) > 1]
     return _report(bad, len(names))
 
@@ -147,7 +151,7 @@ def teacher_not_a_student(norm: Normalized, teachers: dict[int, int], reading: s
     """No lesson's teacher (API 34) among its API 23 students: where that happens the platform lists the
     teacher too, and ``reading`` (the profile's attendance_rows) is contradicted."""
     rows = norm.table.select(["lesson_id", "user_id"]).to_pylist()
-    bad = [{"endpoint": "/lesson/io/info", "lesson_id": r["lesson_id"], "user_id": r["user_id"],
+    bad = [{"endpoint": API23, "lesson_id": r["lesson_id"], "user_id": r["user_id"],
             "expected": f"a student, not the lesson's teacher (API 34); contradicts the reading {reading}: "
                         "run `liveclass probe`"}
            for r in rows if teachers.get(r["lesson_id"]) == r["user_id"]]
@@ -159,14 +163,14 @@ def attendance_plausible(norm: Normalized, lessons: Lessons) -> CheckOutcome:
     actual start to actual end) plus LISTEN_SLACK_MINUTES; lateness and early leaving within the
     scheduled length."""
     rows = norm.table.to_pylist()
-    return _report(_session_problems(rows, lessons, "/lesson/io/info", "user_id"), len(rows))
+    return _report(_session_problems(rows, lessons, API23, "user_id"), len(rows))
 
 
 def teacher_inout_plausible(norm: Normalized, lessons: Lessons) -> CheckOutcome:
     """As for students, and the teacher's record belongs to its lesson: API 34's actual start and
     end equal API 19's, and one teacher id stands for one teacher name over the day."""
     rows = norm.table.to_pylist()
-    problems = _session_problems(rows, lessons, "/v2/data/teacher/inout", "teacher_id")
+    problems = _session_problems(rows, lessons, API34, "teacher_id")
     names: dict[int, set[str]] = {}
     for r in rows:
         lesson = lessons.get(r["lesson_id"])
@@ -176,12 +180,12 @@ def teacher_inout_plausible(norm: Normalized, lessons: Lessons) -> CheckOutcome:
             names.setdefault(r["teacher_id"], set()).add(lesson["teacher_name"])
         for column in ("actual_start", "actual_end"):
             if r[column] != lesson[column]:
-                problems.append({"endpoint": "/v2/data/teacher/inout", "lesson_id": r["lesson_id"],
+                problems.append({"endpoint": API34, "lesson_id": r["lesson_id"],
                                  "field": f"{column}_time", "value": _iso(r[column]),
                                  "expected": f"{_iso(lesson[column])} (API 19's {column}_time)"})
     for tid, n in sorted(names.items()):
         if len(n) > 1:
-            problems.append({"endpoint": "/v2/data/teacher/inout", "field": "teacher_id", "value": tid,
+            problems.append({"endpoint": API34, "field": "teacher_id", "value": tid,
                              "expected": f"one teacher name (API 19 says {sorted(n, key=str)})"})
     return _report(problems, len(rows))
 
@@ -196,7 +200,7 @@ def students_attended(norm: Normalized, others: dict[str, set[tuple[int, int]]])
     seen: dict[int, set[int]] = {}
     for lid, uid in zip(norm.table["lesson_id"].to_pylist(), norm.table["user_id"].to_pylist()):
         seen.setdefault(lid, set()).add(uid)
-    problems = [{"endpoint": "/lesson/io/info", "lesson_id": lid, "user_id": uid,
+    problems = [{"endpoint": API23, "lesson_id": lid, "user_id": uid,
                  "expected": f"in the attendance: {endpoint} has this student in the lesson"}
                 for endpoint, pairs in sorted(others.items()) for lid, uid in sorted(pairs)
                 if lid in seen and uid not in seen[lid]]
@@ -206,7 +210,7 @@ def students_attended(norm: Normalized, others: dict[str, set[tuple[int, int]]])
 def awards_plausible(norm: Normalized) -> CheckOutcome:
     """1 to MAX_STARS_PER_LESSON stars per student and lesson (API 25 lists students with stars)."""
     rows = norm.table.to_pylist()
-    bad = [{"endpoint": "/lesson/student/award", "lesson_id": r["lesson_id"], "user_id": r["user_id"],
+    bad = [{"endpoint": API25, "lesson_id": r["lesson_id"], "user_id": r["user_id"],
             "field": "award_num", "value": r["award_num"], "expected": f"1..{MAX_STARS_PER_LESSON}"}
            for r in rows if not 1 <= r["award_num"] <= MAX_STARS_PER_LESSON]
     return _report(bad, len(rows))
@@ -214,7 +218,7 @@ def awards_plausible(norm: Normalized) -> CheckOutcome:
 
 def event_counts_plausible(norm: Normalized) -> CheckOutcome:
     rows = norm.table.to_pylist()
-    bad = [{"endpoint": "/lessonData/query", "lesson_id": r["lesson_id"], "event_type": r["event_type"],
+    bad = [{"endpoint": API27, "lesson_id": r["lesson_id"], "event_type": r["event_type"],
             "field": f"data[{r['user_id']}]", "value": r["event_count"], "expected": ">= 0"}
            for r in rows if r["event_count"] < 0]
     return _report(bad, len(rows))
@@ -228,10 +232,10 @@ def event_times_within_lesson(norm: Normalized, lessons: Lessons) -> CheckOutcom
     for r in rows:
         lesson = lessons.get(r["lesson_id"])
         if lesson is None:
-            bad.append({"endpoint": "/lessonData/user/query", "lesson_id": r["lesson_id"],
+            bad.append({"endpoint": API28, "lesson_id": r["lesson_id"],
                         "expected": "a lesson of the day"})
         elif not lesson["scheduled_start"] - slack <= r["event_time"] <= lesson["scheduled_end"] + slack:
-            bad.append({"endpoint": "/lessonData/user/query", "lesson_id": r["lesson_id"], "user_id": r["user_id"],
+            bad.append({"endpoint": API28, "lesson_id": r["lesson_id"], "user_id": r["user_id"],
                         "field": "event_time", "value": _iso(r["event_time"]),
                         "expected": f"within {EVENT_SLACK_MINUTES} min of {_iso(lesson['scheduled_start'])} .. "
                                     f"{_iso(lesson['scheduled_end'])}"})
@@ -242,7 +246,7 @@ def help_within_window(norm: Normalized) -> CheckOutcome:
     """API 16's help times lie inside the window its request asked for."""
     windows = norm.facts.get("windows", [])
     rows = norm.table.to_pylist()
-    bad = [{"endpoint": "/lesson/get_help_info", "lesson_id": r["lesson_id"], "field": "help_time",
+    bad = [{"endpoint": API16, "lesson_id": r["lesson_id"], "field": "help_time",
             "value": _iso(r["help_time"]), "expected": "inside " + ", ".join(f"[{_iso(a)}, {_iso(b)})"
                                                                             for a, b in windows)}
            for r in rows if not any(a <= r["help_time"] < b for a, b in windows)]
@@ -253,7 +257,7 @@ def progress_adds_up(table: pa.Table) -> CheckOutcome:
     """API 26: finished + not started + in class + expired = total, every part non-negative."""
     rows = table.to_pylist()
     parts = ("finished", "not_started", "on_class", "expired")
-    bad = [{"endpoint": "/lesson/finish", "class_id": r["class_id"], **{p: r[p] for p in parts},
+    bad = [{"endpoint": API26, "class_id": r["class_id"], **{p: r[p] for p in parts},
             "total": r["total"], "expected": "non-negative parts adding up to total"}
            for r in rows if sum(r[p] for p in parts) != r["total"] or min(r[p] for p in (*parts, "total")) < 0]
     return _report(bad, len(rows))
