@@ -326,7 +326,8 @@ def test_invalid_requests_get_40001_40002_40003(env, api):
 
 
 def test_courseware_upload_rate_limit_and_conversion():
-    with start_sandbox(SandboxConfig(now=NOW, convert_seconds=0.3)) as sb:
+    # conversion takes 2 s: long enough that a loaded CI machine still sees the first file unconverted
+    with start_sandbox(SandboxConfig(now=NOW, convert_seconds=2.0)) as sb:
         up = {"filename": "a.pdf", "filesize": 2048, "coursewareUrl": "https://files.sandbox.invalid/a.pdf", "type": 3}
         first = must(sb, "/courseware/upload", up)["coursewareId"]
         body = post(sb, "/courseware/upload", {**up, "filename": "b.pdf"}).json()
@@ -341,7 +342,7 @@ def test_courseware_upload_rate_limit_and_conversion():
         r = post(sb, "/lesson/add/disk", {"lessonId": SCHOOL.lessons_on(date(2024, 6, 3))[0].id,
                                           "diskId": json.dumps([first])}).json()
         assert len(r["data"]["unConverted"]) == 1
-        time.sleep(0.35)
+        time.sleep(2.1)
         assert status(first) == 2
         listing = must(sb, "/courseware/list", {"page": 2, "pageSize": 10})["data"]
         assert listing["page"] == "2" and listing["pageSize"] == "10" and len(listing["list"]) == 10
