@@ -6,7 +6,7 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from tests.assets.test_extraction import extracted, truth  # noqa: F401  (fixtures)
+from tests.assets.test_extraction import extracted  # noqa: F401  (fixture; `truth` comes from tests/conftest.py)
 
 pytestmark = pytest.mark.xdist_group("sandbox")
 
@@ -23,11 +23,11 @@ def warehouse(extracted, tmp_path_factory):  # noqa: F811
     con.close()
 
 
-def t(truth_dir, name):  # noqa: F811
+def t(truth_dir, name):
     return pd.read_parquet(truth_dir / f"{name}.parquet")
 
 
-def test_lesson_attendance_rate_matches_truth(warehouse, truth):  # noqa: F811
+def test_lesson_attendance_rate_matches_truth(warehouse, truth):
     lessons, att = t(truth, "lessons"), t(truth, "attendance")
     finished = set(lessons.loc[lessons.status == 2, "lesson_id"])
     expected = {lid: (g.listen_minutes > 0).mean() for lid, g in att.groupby("lesson_id") if lid in finished}
@@ -42,7 +42,7 @@ def test_lesson_attendance_rate_matches_truth(warehouse, truth):  # noqa: F811
         lid: 0 for lid in set(lessons.lesson_id) - set(att.lesson_id)}
 
 
-def test_student_monthly_late_count_matches_truth(warehouse, truth):  # noqa: F811
+def test_student_monthly_late_count_matches_truth(warehouse, truth):
     lessons, att = t(truth, "lessons"), t(truth, "attendance")
     fin = att[att.lesson_id.isin(lessons.loc[lessons.status == 2, "lesson_id"])]
     late = fin[(fin.listen_minutes > 0) & (fin.late_minutes > 0)].groupby("user_id").size()
@@ -52,7 +52,7 @@ def test_student_monthly_late_count_matches_truth(warehouse, truth):  # noqa: F8
     assert got == late.to_dict()
 
 
-def test_teacher_late_starts_match_truth(warehouse, truth):  # noqa: F811
+def test_teacher_late_starts_match_truth(warehouse, truth):
     lessons, ti = t(truth, "lessons"), t(truth, "teacher_inout")
     held = ti[ti.lesson_id.isin(lessons.loc[lessons.status == 2, "lesson_id"])]
     expected = held.groupby("teacher_id").apply(lambda g: int((g.late_minutes > 0).sum())).to_dict()
@@ -62,7 +62,7 @@ def test_teacher_late_starts_match_truth(warehouse, truth):  # noqa: F811
     assert sum(expected.values()) > 0
 
 
-def test_daily_overview_counts_match_truth(warehouse, truth):  # noqa: F811
+def test_daily_overview_counts_match_truth(warehouse, truth):
     lessons = t(truth, "lessons")
     exp = lessons.groupby("lesson_date").agg(lessons=("lesson_id", "size"),
                                             finished=("status", lambda s: int((s == 2).sum())),
