@@ -58,7 +58,7 @@ TAIL = """
 ## What each scenario does
 
 * **Faults** (`test_faults.py`): the sandbox injects HTTP 500/502/503, 429 + `Retry-After`, error_code 50000,
-  a 1 s answer past a 0.5 s read timeout, a connection reset mid-body and truncated JSON, each an equal share of
+  a 3 s answer past a 1.5 s read timeout, a connection reset mid-body and truncated JSON, each an equal share of
   the fault rate.  Every injected fault must cost exactly one retry (`retries` in the raw assets' metadata
   equals the sandbox's fault count; `http_requests` = `api_calls` + `retries` = requests served).  With the
   retry budget exhausted (fault rate 1.0, 3 attempts) the day's assets and the publish fail with

@@ -15,14 +15,16 @@ from tests.reliability import harness
 
 pytestmark = pytest.mark.xdist_group("reliability_faults")
 
-#: small timeouts: the "slow" fault (1 s) outlasts the 0.5 s read timeout, so it is a real timeout.
-FAULTY_API = dict(read_timeout=0.5, max_attempts=40, max_retry_seconds=120.0)
+#: The "slow" fault (3 s) outlasts the 1.5 s read timeout, so it is a real timeout, while an honest answer
+#: on a loaded 2-core CI machine never comes near it (with 0.5 s it sometimes did: one retry too many).
+SLOW_SECONDS = 3.0
+FAULTY_API = dict(read_timeout=1.5, max_attempts=40, max_retry_seconds=120.0)
 
 
 def _fault_run(reference, tmp_path, rate: float, seed: int):
-    cfg = harness.small_config(fault_rate=rate, slow_seconds=1.0, retry_after=1, seed=harness.SEED)
+    cfg = harness.small_config(fault_rate=rate, slow_seconds=SLOW_SECONDS, retry_after=1, seed=harness.SEED)
     with start_sandbox(cfg) as sb:
-        sb.app.faults = type(sb.app.faults)(seed=seed, fault_rate=rate, slow_seconds=1.0, retry_after=1)
+        sb.app.faults = type(sb.app.faults)(seed=seed, fault_rate=rate, slow_seconds=SLOW_SECONDS, retry_after=1)
         tap = harness.SignMsgTap(sb)
         results = harness.materialize_days(sb, tmp_path, **FAULTY_API)
         injected = dict(sb.app.faults.counts)
