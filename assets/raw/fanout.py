@@ -13,7 +13,7 @@ from datetime import date
 from typing import Any
 
 from pipeline.api.catalog import path_of
-from pipeline.core.coerce import DataDriftError, to_int
+from pipeline.core.coerce import DataDriftError, to_int, to_time
 
 API17, API19, API25, API27, API30 = (path_of(n) for n in ("17", "19", "25", "27", "30"))
 
@@ -69,10 +69,10 @@ def scheduled_on(details: Iterable[Any], day: date) -> list[int]:
 
 def _day_of(text: str) -> date | None:
     try:
-        y, m, d = text.strip().split(" ")[0].split("-")
-        return date(int(y), int(m), int(d))
-    except ValueError:
+        start = to_time(text, API19, "start_time")
+    except DataDriftError:
         return None
+    return start.date() if start is not None else None
 
 
 def unheld_lessons(records: Iterable[Record]) -> list[int]:

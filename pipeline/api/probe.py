@@ -10,10 +10,11 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from pipeline.core.calendar import day_window
+from pipeline.core.coerce import DataDriftError, to_time
 from pipeline.core.profile import DEFAULTS, Finding, PlatformProfile
 
 from .catalog import path_of
@@ -24,7 +25,6 @@ from .errors import ApiError, AuthError
 SAMPLE = 3
 #: Minutes a lesson may run past its span before listen_time reads as seconds (as the lake's check).
 SLACK_MINUTES = 15
-_FMT = "%Y-%m-%d %H:%M:%S"
 
 
 @dataclass
@@ -45,7 +45,6 @@ class Lesson:
 class Probe:
     client: LiveClassClient
     days: list[dt.date]
-    recorded: list[dict] = field(default_factory=list)
 
     # -- what the days hold ---------------------------------------------------------
 
@@ -213,13 +212,8 @@ class Probe:
 
 
 def _t(value: str | None) -> dt.datetime | None:
-    if not value:
+    """An API time, or None when absent or unreadable (the probe decides nothing from it then)."""
+    try:
+        return to_time(value, path_of("19"), "time")
+    except DataDriftError:
         return None
-    from pipeline.core.calendar import TZ
-
-    for fmt in (_FMT, "%Y-%m-%d %H:%M"):
-        try:
-            return dt.datetime.strptime(value.strip(), fmt).replace(tzinfo=TZ)
-        except ValueError:
-            continue
-    return None
