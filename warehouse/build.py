@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import time
 import uuid
@@ -41,13 +42,84 @@ from pipeline.core.crash import crash_point
 from pipeline.core.files import pid_alive
 from pipeline.core.layout import lake_files as table_files
 from pipeline.core.layout import lake_snapshot_file
-from pipeline.core.schemas import COURSE_PROGRESS, DAILY_TABLES, PRIMARY_KEYS
+from pipeline.core.schemas import COURSE_PROGRESS, DAILY_TABLES, PRIMARY_KEYS, ROSTER_TABLES
 
-#: lake table name -> pyarrow schema, including the snapshot table.
-LAKE_TABLES: dict[str, pa.Schema] = {**DAILY_TABLES, "course_progress": COURSE_PROGRESS}
+#: lake table name -> pyarrow schema, including the snapshot tables (course progress, the roster).
+LAKE_TABLES: dict[str, pa.Schema] = {**DAILY_TABLES, "course_progress": COURSE_PROGRESS, **ROSTER_TABLES}
+ALL_LAKE_TABLES = tuple(LAKE_TABLES)
 
 #: Bookkeeping table, not a model: changes every build.
 ETL_TABLE = "etl_build"
+
+@dataclass(frozen=True)
+class ModelSpec:
+    """What a model file declares: its table, grain key, description and the relations it reads.
+
+    Each ``warehouse/models/NN_<table>.sql`` creates one table and states its key in a header line
+    ``-- key: col, col`` (checked unique and non-NULL by every build).  ``deps`` are the other
+    models it reads, ``lake`` the lake tables (``stg_<table>``), both found in its SQL."""
+
+    file: str
+    table: str
+    key: tuple[str, ...]
+    description: str
+    deps: tuple[str, ...]
+    lake: tuple[str, ...]
+    sql: str = field(repr=False, default="")
+
+
+_CREATE = re.compile(r"^\s*CREATE\s+(?:OR\s+REPLACE\s+)?TABLE\s+(\w+)", re.I | re.M)
+_KEY = re.compile(r"^--\s*key:\s*(.+?)\s*$", re.M)
+_TABLE_COMMENT = re.compile(r"COMMENT\s+ON\s+TABLE\s+(\w+)\s+IS\s+'((?:[^']|'')*)'", re.I)
+_STRING = re.compile(r"'(?:[^']|'')*'")
+_WORD = re.compile(r"\b[a-z_][a-z0-9_]*\b")
+
+
+def model_specs() -> list[ModelSpec]:
+    """The packaged models in build order, each with what its SQL declares and reads."""
+    files = model_files()
+    tables = []
+    for name, text in files:
+        m = _CREATE.search(text)
+        if not m:
+            raise RuntimeError(f"model {name} creates no table")
+        tables.append(m.group(1))
+    specs = []
+    for (name, text), table in zip(files, tables):
+        km = _KEY.search(text)
+        if not km:
+            raise RuntimeError(f"model {name} declares no key (a header line '-- key: col, col')")
+        body = "\n".join(line.split("--", 1)[0] for line in text.splitlines())  # SQL without comments
+        body = _STRING.sub("''", body)  # nor string literals (COMMENT texts name other tables)
+        words = set(_WORD.findall(body.lower()))
+        comment = next((c.replace("''", "'") for t, c in _TABLE_COMMENT.findall(text) if t == table), "")
+        specs.append(ModelSpec(
+            file=name, table=table, key=tuple(k.strip() for k in km.group(1).split(",")),
+            description=comment,
+            deps=tuple(t for t in tables if t != table and t in words),
+            lake=tuple(t for t in ALL_LAKE_TABLES if f"stg_{t}" in words),
+            sql=text,
+        ))
+    return specs
+
+
+class ModelKeyError(RuntimeError):
+    """A model's declared key is not unique (or has NULLs): the table mixes grains or double counts."""
+
+
+def check_model_keys(con: duckdb.DuckDBPyConnection, specs: list[ModelSpec] | None = None) -> None:
+    """Every model's declared key is unique and non-NULL in the built tables."""
+    for spec in specs or model_specs():
+        cols = ", ".join(f'"{k}"' for k in spec.key)
+        nulls = " OR ".join(f'"{k}" IS NULL' for k in spec.key)
+        dup = con.execute(f'SELECT {cols}, count(*) FROM "{spec.table}" GROUP BY ALL HAVING count(*) > 1 LIMIT 1'
+                          ).fetchone()
+        if dup is not None:
+            raise ModelKeyError(f"{spec.table}: key ({', '.join(spec.key)}) = {dup[:-1]} occurs {dup[-1]} times")
+        n = con.execute(f'SELECT count(*) FROM "{spec.table}" WHERE {nulls}').fetchone()[0]
+        if n:
+            raise ModelKeyError(f"{spec.table}: {n} rows have a NULL in the key ({', '.join(spec.key)})")
+
 
 #: The marts that dashboards read (feeds, report, run summary), each with its key / row order.
 MART_KEYS: dict[str, str] = {
@@ -94,8 +166,10 @@ def model_files() -> list[tuple[str, str]]:
 def lake_files(lake_dir: str | os.PathLike) -> dict[str, list[str]]:
     """Parquet files of each lake table, sorted (daily tables by partition)."""
     out = {name: [str(p) for p in table_files(Path(lake_dir), name)] for name in DAILY_TABLES}
-    snap = lake_snapshot_file(Path(lake_dir), "course_progress")
-    out["course_progress"] = [str(snap)] if snap.is_file() else []
+    for name in LAKE_TABLES:
+        if name not in DAILY_TABLES:
+            snap = lake_snapshot_file(Path(lake_dir), name)
+            out[name] = [str(snap)] if snap.is_file() else []
     return out
 
 
@@ -145,13 +219,13 @@ def _check_keys_across_days(con: duckdb.DuckDBPyConnection) -> None:
             raise LakeKeyError(f"lake table {name} holds key {dup[:-1]} {dup[-1]} times across its partitions")
 
 
-def _run_models(con: duckdb.DuckDBPyConnection) -> None:
-    for name, text in model_files():
-        for stmt in con.extract_statements(text):
+def _run_models(con: duckdb.DuckDBPyConnection, specs: list[ModelSpec]) -> None:
+    for spec in specs:
+        for stmt in con.extract_statements(spec.sql):
             try:
                 con.execute(stmt)
             except duckdb.Error as exc:
-                raise RuntimeError(f"model {name} failed: {exc}") from exc
+                raise RuntimeError(f"model {spec.file} failed: {exc}") from exc
 
 
 def warehouse_tables(con: duckdb.DuckDBPyConnection) -> list[str]:
@@ -263,9 +337,11 @@ def build_warehouse(
             con.execute(f"SET memory_limit = {sql_literal(memory_limit)}")
         _create_staging(con, files)
         _check_keys_across_days(con)
-        _run_models(con)
+        specs = model_specs()
+        _run_models(con, specs)
         crash_point("warehouse.mid_build")
         _check_comments(con)
+        check_model_keys(con, specs)
         rows = {
             t: con.execute(f'SELECT count(*) FROM "{t}"').fetchone()[0] for t in warehouse_tables(con)
         }

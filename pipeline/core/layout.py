@@ -5,6 +5,8 @@
     raw/<group>/date=YYYY-MM-DD/pages.jsonl.gz     exact API answers + request params
     raw/<group>/snapshot.jsonl.gz                  non-daily answers (course progress)
     raw/<group>/fetched_at.json                    when each snapshot entry was last answered
+    raw/roster/user_ids.json                       mobiles of the roster resolved by API 20 (cache)
+    roster/                                        the school's roster files (default roster folder)
     lake/<table>/date=YYYY-MM-DD/part-0.parquet    typed daily tables
     lake/<table>/snapshot.parquet                  typed snapshot tables
     warehouse.duckdb                               published atomically
@@ -53,6 +55,15 @@ class DataDir:
     def raw_files(self, group: str | None = None) -> list[Path]:
         """Every raw page file (of one group, or of all), sorted."""
         return sorted((self.root / "raw").glob(f"{group or '*'}/{partition_dir('*')}/{RAW_PAGES}"))
+
+    def roster_user_ids(self) -> Path:
+        """Cache of the roster's mobiles resolved to platform user ids (API 20); mobiles stop here."""
+        return self.root / "raw" / "roster" / "user_ids.json"
+
+    @property
+    def roster_dir(self) -> Path:
+        """The default roster folder (``LIVECLASS_ROSTER_DIR`` overrides it)."""
+        return self.root / "roster"
 
     # -- lake -----------------------------------------------------------------------
     def lake_dir(self) -> Path:

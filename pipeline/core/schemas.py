@@ -110,6 +110,55 @@ COURSE_PROGRESS = pa.schema(  # API 26, current snapshot per class seen
     ]
 )
 
+# -- the school's roster (optional files in LIVECLASS_ROSTER_DIR), resolved to platform ids ----------
+# Mobiles stop at the raw layer: these tables key on user ids (API 20 resolves the mobiles).
+
+ROSTER_STUDENTS = pa.schema(  # roster students/*.csv|xlsx, one row per resolved student
+    [
+        pa.field("user_id", pa.int64(), nullable=False),
+        pa.field("name", pa.string(), nullable=False),
+        pa.field("student_number", pa.string()),
+        pa.field("class_name", pa.string()),
+        pa.field("grade", pa.string()),
+    ]
+)
+
+ROSTER_TEACHERS = pa.schema(  # roster teachers.csv|xlsx, one row per resolved teacher
+    [
+        pa.field("user_id", pa.int64(), nullable=False),
+        pa.field("name", pa.string(), nullable=False),
+        pa.field("subject", pa.string()),
+    ]
+)
+
+ROSTER_COURSES = pa.schema(  # roster courses.csv|xlsx: a class by platform id or by its exact name
+    [
+        pa.field("class_id", pa.int64()),
+        pa.field("class_name", pa.string()),
+        pa.field("subject", pa.string()),
+        pa.field("grade", pa.string()),
+        pa.field("term", pa.string()),
+    ]
+)
+
+ROSTER_PROBLEMS = pa.schema(  # one row per problem found in the roster files (mobiles masked)
+    [
+        pa.field("file", pa.string(), nullable=False),      # file name inside the roster folder
+        pa.field("row", pa.int32()),                        # 1-based row as a spreadsheet shows it; NULL: whole file
+        pa.field("column", pa.string()),
+        pa.field("problem", pa.string(), nullable=False),   # a short code: unknown_mobile, duplicate_mobile, ...
+        pa.field("message", pa.string(), nullable=False),   # the one line shown to the user
+    ]
+)
+
+#: Snapshot lake tables of the roster, by name (``lake/<table>/snapshot.parquet``; absent without a roster).
+ROSTER_TABLES: dict[str, pa.Schema] = {
+    "roster_students": ROSTER_STUDENTS,
+    "roster_teachers": ROSTER_TEACHERS,
+    "roster_courses": ROSTER_COURSES,
+    "roster_problems": ROSTER_PROBLEMS,
+}
+
 #: Daily (hive-partitioned) lake tables, by name.
 DAILY_TABLES: dict[str, pa.Schema] = {
     "lessons": LESSONS,
@@ -131,4 +180,6 @@ PRIMARY_KEYS: dict[str, tuple[str, ...]] = {
     "key_events": ("lesson_id", "user_id", "event_type", "event_time"),
     "help_requests": ("lesson_id", "user_id", "help_time", "help_type"),
     "course_progress": ("class_id",),
+    "roster_students": ("user_id",),
+    "roster_teachers": ("user_id",),
 }

@@ -18,6 +18,7 @@ LIVECLASS_RATE_LIMIT     requests/s, every process together; 0 = off  20 (0 on t
 LIVECLASS_CONCURRENCY    concurrent requests per process              8
 LIVECLASS_START_DATE     first daily partition                        2026-01-01
 LIVECLASS_LOOKBACK_DAYS  days the nightly tick re-extracts            2
+LIVECLASS_ROSTER_DIR     the school's roster files (optional)         <data dir>/roster
 DAGSTER_HOME             Dagster's instance folder                    ./dagster_home
 ======================== ============================================ =====================
 """
@@ -42,6 +43,7 @@ CONCURRENCY = "LIVECLASS_CONCURRENCY"
 START_DATE = "LIVECLASS_START_DATE"
 LOOKBACK_DAYS = "LIVECLASS_LOOKBACK_DAYS"
 WAREHOUSE = "LIVECLASS_WAREHOUSE"
+ROSTER_DIR = "LIVECLASS_ROSTER_DIR"
 DAGSTER_HOME = "DAGSTER_HOME"
 #: Crash tests only: ``<point>[@<n>]``, see :mod:`pipeline.core.crash`.
 CRASH_AT = "LIVECLASS_CRASH_AT"
@@ -74,6 +76,7 @@ class Settings:
     lookback_days: int = 2
     dagster_home: Path = field(default_factory=lambda: Path("dagster_home").resolve())
     warehouse: Path | None = None  # `liveclass query --warehouse` default; None: the data dir's
+    roster_dir: Path | None = None  # None: <data dir>/roster
     notices: tuple[str, ...] = ()  # one line each, for the user (e.g. an env file others can read)
 
     # -- reading ----------------------------------------------------------------------
@@ -119,6 +122,7 @@ class Settings:
             raise SettingsError(f"{START_DATE}={start!r} is not a date YYYY-MM-DD.") from None
         base_url = text(BASE_URL)
         warehouse = text(WAREHOUSE)
+        roster = text(ROSTER_DIR)
         return cls(
             base_url=base_url,
             app_id=text(APP_ID),
@@ -131,6 +135,7 @@ class Settings:
             lookback_days=number(LOOKBACK_DAYS, int, 2, 0),
             dagster_home=path(DAGSTER_HOME, "dagster_home"),
             warehouse=(base / warehouse).resolve() if warehouse else None,
+            roster_dir=(base / Path(roster).expanduser()).resolve() if roster else None,
             notices=tuple(notices),
         )
 
@@ -150,6 +155,11 @@ class Settings:
         if self.rate_limit is not None:
             return self.rate_limit
         return 0.0 if self.uses_sandbox else DEFAULT_RATE_LIMIT
+
+    @property
+    def roster_folder(self) -> Path:
+        """Where the school's roster files are looked for."""
+        return self.roster_dir or self.dirs.roster_dir
 
     def missing_credentials(self) -> list[str]:
         """The credential variables a configured platform still needs."""

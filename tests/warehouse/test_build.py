@@ -229,12 +229,42 @@ def test_model_without_comments_is_rejected(tmp_path, monkeypatch):
     small = tmp_path / "small"
     write_lake(small, days=1, lessons_per_day=2, students_per_lesson=3, seed=6)
     real = wb.model_files()
-    monkeypatch.setattr(wb, "model_files", lambda: real + [("99_bad.sql", "CREATE TABLE mart_bad AS SELECT 1 AS x;")])
+    monkeypatch.setattr(wb, "model_files", lambda: real + [("99_bad.sql", "-- key: x\nCREATE TABLE mart_bad AS SELECT 1 AS x;")])
     out = tmp_path / "pub" / "warehouse.duckdb"
     with pytest.raises(RuntimeError, match="without COMMENT"):
         build_warehouse(small, out)
     assert not out.exists()
     assert os.listdir(out.parent) == []
+
+
+def test_model_without_a_key_is_rejected(tmp_path, monkeypatch):
+    real = wb.model_files()
+    monkeypatch.setattr(wb, "model_files", lambda: real + [("99_bad.sql", "CREATE TABLE mart_bad AS SELECT 1 AS x;")])
+    with pytest.raises(RuntimeError, match="declares no key"):
+        wb.model_specs()
+
+
+def test_a_model_whose_key_repeats_stops_the_build(tmp_path, monkeypatch):
+    small = tmp_path / "small"
+    write_lake(small, days=2, lessons_per_day=2, students_per_lesson=3, seed=6)
+    real = wb.model_files()
+    bad = ("-- key: user_id\nCREATE TABLE mart_bad AS SELECT user_id FROM fct_attendance;\n"
+           "COMMENT ON TABLE mart_bad IS 'x'; COMMENT ON COLUMN mart_bad.user_id IS 'x';")
+    monkeypatch.setattr(wb, "model_files", lambda: real + [("99_bad.sql", bad)])
+    out = tmp_path / "pub" / "warehouse.duckdb"
+    with pytest.raises(wb.ModelKeyError, match=r"mart_bad: key \(user_id\) = \(\d+,\) occurs \d+ times"):
+        build_warehouse(small, out)
+    assert not out.exists()
+
+
+def test_model_specs_find_keys_and_dependencies():
+    specs = {s.table: s for s in wb.model_specs()}
+    assert specs["fct_attendance"].key == ("lesson_id", "user_id")
+    assert specs["fct_attendance"].deps == ("dim_lesson",) and specs["fct_attendance"].lake == ("attendance",)
+    # a table named only inside a COMMENT text is not a dependency
+    assert "fct_key_event_counts" not in specs["fct_key_events"].deps
+    order = [s.table for s in wb.model_specs()]
+    assert all(order.index(d) < order.index(t) for t, s in specs.items() for d in s.deps)
 
 
 def test_models_are_packaged_and_ordered():

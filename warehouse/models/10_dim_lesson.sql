@@ -1,5 +1,6 @@
 -- dim_lesson: one row per lesson of the lake's lessons table (APIs 17/18/19/30),
 -- with the teacher id from the teacher attendance (API 34).
+-- key: lesson_id
 
 CREATE TABLE dim_lesson AS
 WITH l AS (

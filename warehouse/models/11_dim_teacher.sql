@@ -1,4 +1,5 @@
 -- dim_teacher: one row per teacher id seen in dim_lesson.
+-- key: teacher_id
 
 CREATE TABLE dim_teacher AS
 SELECT

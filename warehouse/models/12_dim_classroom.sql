@@ -1,4 +1,5 @@
 -- dim_classroom: one row per class id seen in lessons or in the course-progress snapshot.
+-- key: class_id
 
 CREATE TABLE dim_classroom AS
 WITH seen AS (

@@ -1,4 +1,5 @@
 -- fct_attendance: one row per enrolled student per lesson (API 23).
+-- key: lesson_id, user_id
 
 CREATE TABLE fct_attendance AS
 SELECT

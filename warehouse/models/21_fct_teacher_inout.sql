@@ -1,4 +1,5 @@
 -- fct_teacher_inout: teacher attendance per lesson (API 34).
+-- key: lesson_id
 
 CREATE TABLE fct_teacher_inout AS
 SELECT

@@ -1,4 +1,5 @@
 -- fct_course_progress: current course-progress snapshot (API 26).
+-- key: class_id
 
 CREATE TABLE fct_course_progress AS
 SELECT

@@ -1,4 +1,5 @@
 -- mart_lesson_attendance: one row per lesson.
+-- key: lesson_id
 
 CREATE TABLE mart_lesson_attendance AS
 WITH a AS (

@@ -1,4 +1,5 @@
 -- mart_student_attendance: per student per day and per calendar month, finished lessons only.
+-- key: user_id, period, period_start
 
 CREATE TABLE mart_student_attendance AS
 WITH d AS (

@@ -1,4 +1,5 @@
 -- mart_teacher_punctuality: per teacher.
+-- key: teacher_id
 
 CREATE TABLE mart_teacher_punctuality AS
 SELECT

@@ -1,4 +1,5 @@
 -- mart_daily_overview: one row per lesson_date.
+-- key: lesson_date
 
 CREATE TABLE mart_daily_overview AS
 WITH les AS (
