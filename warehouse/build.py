@@ -30,6 +30,7 @@ import re
 import shutil
 import time
 import uuid
+from datetime import timedelta
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
@@ -37,7 +38,7 @@ from pathlib import Path
 import duckdb
 import pyarrow as pa
 
-from pipeline.core.calendar import TZ_NAME
+from pipeline.core.calendar import TZ_NAME, days_between, term_of
 from pipeline.core.crash import crash_point
 from pipeline.core.files import pid_alive
 from pipeline.core.layout import lake_files as table_files
@@ -56,12 +57,14 @@ class ModelSpec:
     """What a model file declares: its table, grain key, description and the relations it reads.
 
     Each ``warehouse/models/NN_<table>.sql`` creates one table and states its key in a header line
-    ``-- key: col, col`` (checked unique and non-NULL by every build).  ``deps`` are the other
+    ``-- key: col, col`` (checked unique and non-NULL by every build; a column written ``col?`` may be
+    NULL, a NULL counting as one value).  ``deps`` are the other
     models it reads, ``lake`` the lake tables (``stg_<table>``), both found in its SQL."""
 
     file: str
     table: str
     key: tuple[str, ...]
+    nullable: tuple[str, ...]
     description: str
     deps: tuple[str, ...]
     lake: tuple[str, ...]
@@ -94,7 +97,8 @@ def model_specs() -> list[ModelSpec]:
         words = set(_WORD.findall(body.lower()))
         comment = next((c.replace("''", "'") for t, c in _TABLE_COMMENT.findall(text) if t == table), "")
         specs.append(ModelSpec(
-            file=name, table=table, key=tuple(k.strip() for k in km.group(1).split(",")),
+            file=name, table=table, key=tuple(k.strip().rstrip("?") for k in km.group(1).split(",")),
+            nullable=tuple(k.strip().rstrip("?") for k in km.group(1).split(",") if k.strip().endswith("?")),
             description=comment,
             deps=tuple(t for t in tables if t != table and t in words),
             lake=tuple(t for t in ALL_LAKE_TABLES if f"stg_{t}" in words),
@@ -111,7 +115,7 @@ def check_model_keys(con: duckdb.DuckDBPyConnection, specs: list[ModelSpec] | No
     """Every model's declared key is unique and non-NULL in the built tables."""
     for spec in specs or model_specs():
         cols = ", ".join(f'"{k}"' for k in spec.key)
-        nulls = " OR ".join(f'"{k}" IS NULL' for k in spec.key)
+        nulls = " OR ".join(f'"{k}" IS NULL' for k in spec.key if k not in spec.nullable) or "false"
         dup = con.execute(f'SELECT {cols}, count(*) FROM "{spec.table}" GROUP BY ALL HAVING count(*) > 1 LIMIT 1'
                           ).fetchone()
         if dup is not None:
@@ -121,14 +125,10 @@ def check_model_keys(con: duckdb.DuckDBPyConnection, specs: list[ModelSpec] | No
             raise ModelKeyError(f"{spec.table}: {n} rows have a NULL in the key ({', '.join(spec.key)})")
 
 
-#: The marts that dashboards read (feeds, report, run summary), each with its key / row order.
-MART_KEYS: dict[str, str] = {
-    "mart_daily_overview": "lesson_date",
-    "mart_lesson_attendance": "lesson_id",
-    "mart_teacher_punctuality": "teacher_id",
-    "mart_student_engagement": "lesson_id, user_id",
-    "mart_student_attendance": "user_id, period, period_start",
-}
+def mart_keys() -> dict[str, str]:
+    """Every mart (``mart_*`` model) and its declared key, in build order: what feeds and summaries read."""
+    return {s.table: ", ".join(s.key) for s in model_specs() if s.table.startswith("mart_")}
+
 
 
 @dataclass
@@ -146,6 +146,7 @@ def sql_literal(value: str) -> str:
 
 def _set_session(con: duckdb.DuckDBPyConnection) -> None:
     con.execute(f"SET TimeZone = {sql_literal(TZ_NAME)}")
+    con.execute(f"SET VARIABLE time_zone = {sql_literal(TZ_NAME)}")  # the models' getvariable('time_zone')
     con.execute("SET enable_progress_bar = false")
 
 
@@ -173,21 +174,58 @@ def lake_files(lake_dir: str | os.PathLike) -> dict[str, list[str]]:
     return out
 
 
+def _stage_column(f: pa.Field) -> str:
+    """A lake column as the models see it: zoned timestamps become Beijing wall-clock ``TIMESTAMP``s, so
+    every client (plain duckdb, pandas, SQLAlchemy, a CSV) reads the hour the school lived, with no
+    session time zone (docs/definitions.md, "Units and time")."""
+    if pa.types.is_timestamp(f.type) and f.type.tz:
+        return f'timezone({sql_literal(TZ_NAME)}, "{f.name}") AS "{f.name}"'
+    return f'"{f.name}"'
+
+
 def _create_staging(con: duckdb.DuckDBPyConnection, files: dict[str, list[str]]) -> None:
     for name, schema in LAKE_TABLES.items():
         stg = f"stg_{name}"
+        cols = ", ".join(_stage_column(f) for f in schema)
         if files[name]:
-            cols = ", ".join(f'"{f.name}"' for f in schema)
             paths = "[" + ", ".join(sql_literal(p) for p in files[name]) + "]"
             con.execute(
                 f"CREATE TEMP VIEW {stg} AS SELECT {cols} FROM read_parquet({paths}, "
                 "hive_partitioning = false, union_by_name = false)"
             )
         else:
-            empty = schema.empty_table()
-            con.register("_empty_stage", empty)
-            con.execute(f"CREATE TEMP TABLE {stg} AS SELECT * FROM _empty_stage")
+            con.register("_empty_stage", schema.empty_table())
+            con.execute(f"CREATE TEMP TABLE {stg} AS SELECT {cols} FROM _empty_stage")
             con.unregister("_empty_stage")
+    _create_calendar(con)
+
+
+_WEEKDAYS_ZH = ("周一", "周二", "周三", "周四", "周五", "周六", "周日")
+
+
+def _create_calendar(con: duckdb.DuckDBPyConnection) -> None:
+    """``stg_calendar``: one row per day from the first to the last lesson day of the lake, with the
+    periods analysts group by; the term comes from :func:`pipeline.core.calendar.term_of`."""
+    [(lo, hi)] = con.execute("SELECT min(lesson_date), max(lesson_date) FROM stg_lessons").fetchall()
+    days = days_between(lo, hi) if lo is not None else []
+    terms = [term_of(d) for d in days]
+    iso = [d.isocalendar() for d in days]
+    table = pa.table({
+        "date": pa.array(days, pa.date32()),
+        "iso_year": pa.array([i.year for i in iso], pa.int16()),
+        "iso_week": pa.array([i.week for i in iso], pa.int8()),
+        "week_start": pa.array([d - timedelta(days=d.weekday()) for d in days], pa.date32()),
+        "month_start": pa.array([d.replace(day=1) for d in days], pa.date32()),
+        "term": pa.array([t.name for t in terms], pa.string()),
+        "term_season": pa.array([t.season for t in terms], pa.string()),
+        "term_start": pa.array([t.start for t in terms], pa.date32()),
+        "term_end": pa.array([t.end for t in terms], pa.date32()),
+        "weekday": pa.array([d.isoweekday() for d in days], pa.int8()),
+        "weekday_name": pa.array([_WEEKDAYS_ZH[d.weekday()] for d in days], pa.string()),
+    })
+    con.register("_calendar", table)
+    con.execute("CREATE TEMP TABLE stg_calendar AS SELECT * FROM _calendar")
+    con.unregister("_calendar")
 
 
 class LakeKeyError(RuntimeError):
@@ -259,7 +297,11 @@ def _write_etl(con, lake_dir, n_files, rows, seconds) -> None:
     con.execute(
         f"""
         CREATE TABLE {ETL_TABLE} (
-            built_at TIMESTAMPTZ NOT NULL,
+            built_at TIMESTAMP NOT NULL,
+            built_at_utc TIMESTAMPTZ NOT NULL,
+            data_from DATE,
+            data_to DATE,
+            days INTEGER NOT NULL,
             lake_dir VARCHAR NOT NULL,
             lake_files INTEGER NOT NULL,
             rows_per_table JSON NOT NULL,
@@ -269,12 +311,17 @@ def _write_etl(con, lake_dir, n_files, rows, seconds) -> None:
         """
     )
     con.execute(
-        f"INSERT INTO {ETL_TABLE} VALUES (current_timestamp, ?, ?, ?, ?, ?)",
+        f"INSERT INTO {ETL_TABLE} SELECT timezone(getvariable('time_zone'), now()), now(), "
+        "min(date), max(date), count(*), ?, ?, ?, ?, ? FROM dim_date",
         [str(lake_dir), n_files, json.dumps(rows, sort_keys=True), seconds, duckdb.__version__],
     )
     for stmt in (
         f"COMMENT ON TABLE {ETL_TABLE} IS 'Run bookkeeping: one row describing the build that produced this file (the only table that differs between two builds of the same lake).'",
-        f"COMMENT ON COLUMN {ETL_TABLE}.built_at IS 'When the build ran (Asia/Shanghai).'",
+        f"COMMENT ON COLUMN {ETL_TABLE}.built_at IS 'When the build ran, Beijing wall time: what a dashboard shows as \"data as of\".'",
+        f"COMMENT ON COLUMN {ETL_TABLE}.built_at_utc IS 'When the build ran, as an absolute instant.'",
+        f"COMMENT ON COLUMN {ETL_TABLE}.data_from IS 'First lesson day in the warehouse (NULL when empty).'",
+        f"COMMENT ON COLUMN {ETL_TABLE}.data_to IS 'Last lesson day in the warehouse.'",
+        f"COMMENT ON COLUMN {ETL_TABLE}.days IS 'Days from data_from to data_to (rows of dim_date).'",
         f"COMMENT ON COLUMN {ETL_TABLE}.lake_dir IS 'Lake directory the build read.'",
         f"COMMENT ON COLUMN {ETL_TABLE}.lake_files IS 'Number of Parquet files read from the lake.'",
         f"COMMENT ON COLUMN {ETL_TABLE}.rows_per_table IS 'JSON object: row count of every warehouse table.'",
@@ -387,6 +434,10 @@ def main(argv: list[str] | None = None) -> None:
     print(f"built {r.out_path} in {r.seconds:.1f} s from {r.lake_files} files")
     for t, n in r.rows.items():
         print(f"  {t:32s} {n:>12,d}")
+
+
+#: The marts and their keys (row order of feeds), from the model files.
+MART_KEYS: dict[str, str] = mart_keys()
 
 
 if __name__ == "__main__":

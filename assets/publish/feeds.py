@@ -5,7 +5,8 @@ Layout under ``$LIVECLASS_DATA_DIR``::
     feeds -> .feeds-generations/<generation>     a symlink, swapped atomically
     .feeds-generations/<generation>/
         manifest.json                            written last in each generation
-        mart_daily_overview.csv|json|parquet     ... one triple per mart
+        mart_daily_overview.csv|json|parquet     ... one triple per mart (one grain per file)
+        mart_daily_overview.zh.csv               with --lang zh: Chinese headers and labels
 
 A generation is written completely in a staging directory, fsynced, renamed to
 its final name, and only then published by atomically replacing the ``feeds``
@@ -25,7 +26,8 @@ moment with no ``feeds/`` at all, and deletes the old files at once; a
 dashboard polling during a run could then fail or mix two generations.
 
 All three formats are written from one Arrow table read from the read-only
-warehouse, so they hold identical values.  The marts carry no mobile numbers
+warehouse, so they hold identical values, except that CSV and JSON round
+floating-point values to :data:`DECIMALS` places (stated in the manifest).  The marts carry no mobile numbers
 (they have no such column); :func:`assert_no_personal_data` checks that before
 anything is written.
 """
@@ -47,6 +49,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
@@ -54,6 +57,8 @@ from pipeline.core.calendar import TZ
 from pipeline.core.crash import crash_point
 from pipeline.core.files import TMP_PREFIX, file_lock, fsync_dir
 from pipeline.core.layout import FEEDS_GENERATIONS, DataDir
+
+from .labels import ZH_FALSE, ZH_HEADERS, ZH_TRUE, ZH_VALUES
 from warehouse.build import MART_KEYS, connect_readonly
 
 #: Bump when a feed's columns, types or file formats change incompatibly.
@@ -62,6 +67,10 @@ FEEDS_SCHEMA_VERSION = 1
 #: Marts published as feeds, with the order their rows are written in (the key).
 FEED_ORDER: dict[str, str] = MART_KEYS
 FORMATS = ("csv", "json", "parquet")
+#: Decimal places of floating-point values (rates, shares) in the CSV and JSON feeds; Parquet keeps them exact.
+DECIMALS = 4
+#: Feed languages: ``zh`` adds ``<mart>.zh.csv`` with Chinese headers and labels for Excel.
+LANGS = ("en", "zh")
 MANIFEST = "manifest.json"
 #: Superseded generations kept for readers that resolved the link just before a swap.
 KEEP_PREVIOUS = 2
@@ -135,6 +144,27 @@ def assert_no_personal_data(mart: str, table: pa.Table) -> None:
 # --------------------------------------------------------------------------- encoding
 
 
+def rounded(table: pa.Table, decimals: int = DECIMALS) -> pa.Table:
+    """Floating-point columns rounded to ``decimals`` places (half to even), other columns as they are."""
+    for i, f in enumerate(table.schema):
+        if pa.types.is_floating(f.type):
+            table = table.set_column(i, f, pc.round(table.column(i), decimals, round_mode="half_to_even"))
+    return table
+
+
+def in_chinese(table: pa.Table) -> pa.Table:
+    """Chinese headers (:data:`ZH_HEADERS`), status labels in Chinese and booleans as 是/否."""
+    cols, names = [], []
+    for f, col in zip(table.schema, table.columns):
+        if pa.types.is_boolean(f.type):
+            col = pa.array([None if v is None else (ZH_TRUE if v else ZH_FALSE) for v in col.to_pylist()], pa.string())
+        elif f.name == "status_label":
+            col = pa.array([None if v is None else ZH_VALUES.get(v, v) for v in col.to_pylist()], pa.string())
+        cols.append(col)
+        names.append(ZH_HEADERS.get(f.name, f.name))
+    return pa.table(cols, names=names)
+
+
 def encode_csv(table: pa.Table) -> bytes:
     """UTF-8 with BOM (so Excel opens Chinese correctly), header row, nulls empty, RFC 4180 quoting."""
     buf = io.BytesIO()
@@ -171,7 +201,8 @@ def encode_parquet(table: pa.Table) -> bytes:
     return buf.getvalue()
 
 
-ENCODERS = {"csv": encode_csv, "json": encode_json, "parquet": encode_parquet}
+ENCODERS = {"csv": lambda t: encode_csv(rounded(t)), "json": lambda t: encode_json(rounded(t)),
+            "parquet": encode_parquet}
 
 
 # --------------------------------------------------------------------------- writing
@@ -189,8 +220,10 @@ def _new_generation() -> str:
     return f"{now:%Y%m%dT%H%M%S%f}Z-{uuid.uuid4().hex[:8]}"
 
 
-def build_generation(warehouse: str | os.PathLike, out_dir: Path) -> dict:
+def build_generation(warehouse: str | os.PathLike, out_dir: Path, lang: str = "en") -> dict:
     """Write every feed and then ``manifest.json`` into the (empty) ``out_dir``; return the manifest."""
+    if lang not in LANGS:
+        raise ValueError(f"feeds language {lang!r} is not one of {', '.join(LANGS)}")
     con = connect_readonly(warehouse)
     try:
         window = _data_window(con)
@@ -208,6 +241,11 @@ def build_generation(warehouse: str | os.PathLike, out_dir: Path) -> dict:
                 name = f"{mart}.{fmt}"
                 _write_synced(out_dir / name, data)
                 files[fmt] = {"path": name, "bytes": len(data), "sha256": hashlib.sha256(data).hexdigest()}
+            if lang == "zh":
+                data = encode_csv(in_chinese(rounded(table)))
+                name = f"{mart}.zh.csv"
+                _write_synced(out_dir / name, data)
+                files["csv_zh"] = {"path": name, "bytes": len(data), "sha256": hashlib.sha256(data).hexdigest()}
             feeds[mart] = {"description": description, "rows": table.num_rows, "order_by": FEED_ORDER[mart],
                            "columns": columns, "files": files}
     finally:
@@ -218,9 +256,13 @@ def build_generation(warehouse: str | os.PathLike, out_dir: Path) -> dict:
         "generated_at": dt.datetime.now(TZ).isoformat(timespec="seconds"),
         "warehouse_built_at": built_at,
         "data_window": window,
-        "formats": {"csv": "UTF-8 with BOM, header row, empty field = null",
-                    "json": "array of row objects, dates as YYYY-MM-DD, null for missing",
-                    "parquet": "zstd-compressed, Arrow types as listed per column"},
+        "decimals": DECIMALS,
+        "formats": {"csv": f"UTF-8 with BOM, header row, empty field = null, floats rounded to {DECIMALS} places",
+                    "json": f"array of row objects, dates as YYYY-MM-DD, null for missing, floats rounded to "
+                            f"{DECIMALS} places",
+                    "parquet": "zstd-compressed, Arrow types as listed per column, floats exact",
+                    **({"csv_zh": "as csv, with Chinese headers, status labels and 是/否 for booleans"}
+                       if lang == "zh" else {})},
         "feeds": feeds,
     }
     _write_synced(out_dir / MANIFEST, json.dumps(manifest, ensure_ascii=False, indent=2).encode("utf-8"))
@@ -256,7 +298,7 @@ def _prune(gens: Path, current: str, keep_previous: int) -> None:
 
 
 def write_feeds(warehouse: str | os.PathLike, data_root: str | os.PathLike, *,
-                keep_previous: int = KEEP_PREVIOUS) -> FeedsResult:
+                keep_previous: int = KEEP_PREVIOUS, lang: str = "en") -> FeedsResult:
     """Publish a new feeds generation built from ``warehouse`` as ``<data_root>/feeds``."""
     t0 = time.perf_counter()
     dirs = DataDir(data_root)
@@ -270,7 +312,7 @@ def write_feeds(warehouse: str | os.PathLike, data_root: str | os.PathLike, *,
         staging = gens / f".{gen}.staging"
         staging.mkdir()
         try:
-            manifest = build_generation(warehouse, staging)
+            manifest = build_generation(warehouse, staging, lang)
             os.replace(staging, gens / gen)
             fsync_dir(gens)
         except BaseException:

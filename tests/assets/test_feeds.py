@@ -31,8 +31,7 @@ from pipeline.core.layout import DataDir
 from tests.warehouse.lakegen import write_lake
 from warehouse.build import build_warehouse, connect_readonly
 
-MARTS = ("mart_daily_overview", "mart_lesson_attendance", "mart_teacher_punctuality",
-         "mart_student_engagement", "mart_student_attendance")
+MARTS = tuple(FEED_ORDER)
 
 
 @pytest.fixture(scope="module")
@@ -72,15 +71,53 @@ def test_feed_files_hold_exactly_the_mart_rows(root):
         assert expected.num_rows > 0, mart
         # Parquet: identical schema and values
         assert pq.read_table(feeds / f"{mart}.parquet").equals(expected), mart
-        # CSV (BOM, header, shortest round-trip floats): identical values once typed
+        # CSV (BOM, header, floats rounded to DECIMALS places): identical values once typed
         got = _read_csv(feeds / f"{mart}.csv", expected.schema)
         assert got.column_names == expected.column_names
-        assert got.equals(expected), mart
-        # JSON: array of row objects; dates as ISO strings
+        assert got.equals(F.rounded(expected)), mart
+        # JSON: array of row objects; dates as ISO strings, floats rounded the same way
         rows = json.loads((feeds / f"{mart}.json").read_text(encoding="utf-8"))
         want = [{k: (v.isoformat() if hasattr(v, "isoformat") else v) for k, v in r.items()}
-                for r in expected.to_pylist()]
+                for r in F.rounded(expected).to_pylist()]
         assert rows == want, mart
+        exact = [v for r in expected.to_pylist() for v in r.values() if isinstance(v, float)]
+        shown = [v for r in want for v in r.values() if isinstance(v, float)]
+        assert all(abs(a - b) <= 0.5e-4 + 1e-12 for a, b in zip(exact, shown)), mart
+
+
+def test_one_grain_per_feed_and_rates_rounded(root):
+    d, m = read_manifest(root / "feeds")
+    assert m["decimals"] == F.DECIMALS == 4
+    for mart, feed in m["feeds"].items():
+        names = [c["name"] for c in feed["columns"]]
+        assert "period" not in names, mart  # no file mixes day and month rows
+        key = [k.strip() for k in feed["order_by"].split(",")]
+        table = pq.read_table(d / feed["files"]["parquet"]["path"], columns=key)
+        assert len(set(zip(*[table.column(k).to_pylist() for k in key]))) == table.num_rows, mart
+    text = (d / "mart_daily_overview.csv").read_text(encoding="utf-8-sig")
+    rates = [line.split(",")[9] for line in text.splitlines()[1:]]
+    assert all(len(r.split(".")[-1]) <= 4 for r in rates) and any("." in r for r in rates)
+
+
+def test_chinese_feeds_for_excel(root, tmp_path):
+    import shutil
+
+    from assets.publish.labels import ZH_HEADERS
+
+    data = tmp_path / "data"
+    data.mkdir()
+    shutil.copy(root / "warehouse.duckdb", data / "warehouse.duckdb")
+    r = write_feeds(data / "warehouse.duckdb", data, lang="zh")
+    d, m = read_manifest(r.path)
+    lines = (d / "mart_lesson_attendance.zh.csv").read_text(encoding="utf-8-sig").splitlines()
+    assert lines[0].startswith('"课节ID","日期"')
+    assert "已结束" in (d / "mart_lesson_attendance.zh.csv").read_text(encoding="utf-8-sig")
+    assert m["feeds"]["mart_lesson_attendance"]["files"]["csv_zh"]["path"] == "mart_lesson_attendance.zh.csv"
+    # every column of every mart has a Chinese header
+    missing = {c["name"] for f in m["feeds"].values() for c in f["columns"]} - set(ZH_HEADERS)
+    assert missing == set()
+    with pytest.raises(ValueError, match="not one of en, zh"):
+        write_feeds(data / "warehouse.duckdb", data, lang="fr")
 
 
 def test_csv_opens_as_text_with_chinese_names(root):

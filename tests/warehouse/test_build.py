@@ -21,11 +21,15 @@ from warehouse.dictionary import render
 REPO = Path(__file__).resolve().parents[2]
 
 EXPECTED_TABLES = {
-    "dim_lesson", "dim_classroom", "dim_teacher",
+    "dim_date", "dim_lesson", "dim_classroom", "dim_teacher", "dim_student",
     "fct_attendance", "fct_teacher_inout", "fct_awards", "fct_key_event_counts",
     "fct_key_events", "fct_help_requests", "fct_course_progress",
-    "mart_lesson_attendance", "mart_student_attendance", "mart_student_engagement",
-    "mart_teacher_punctuality", "mart_daily_overview",
+    "mart_lesson_attendance", "mart_student_engagement", "mart_daily_overview",
+    "mart_student_attendance_day", "mart_student_attendance_week", "mart_student_attendance_month",
+    "mart_student_attendance_term", "mart_teacher_punctuality", "mart_teacher_punctuality_week",
+    "mart_teacher_punctuality_month", "mart_class_attendance_week", "mart_class_attendance_month",
+    "mart_school_week", "mart_school_month", "mart_students_at_risk", "mart_class_attendance_trend",
+    "mart_student_participation", "mart_help_requests_class_week",
     "etl_build",
 }
 
@@ -95,14 +99,16 @@ def test_all_tables_exist_with_comments(built):
         # etl_build bookkeeping
         (rows,) = con.execute("SELECT rows_per_table FROM etl_build").fetchone()
         assert '"fct_attendance": 14400' in rows
-        # keys are unique
-        for t, key in [("dim_lesson", "lesson_id"), ("mart_lesson_attendance", "lesson_id"),
-                       ("fct_attendance", "lesson_id, user_id"), ("mart_daily_overview", "lesson_date"),
-                       ("mart_student_attendance", "user_id, period, period_start"),
-                       ("mart_student_engagement", "lesson_id, user_id"),
-                       ("mart_teacher_punctuality", "teacher_id"), ("dim_classroom", "class_id")]:
-            dup = con.execute(f"SELECT count(*) - count(DISTINCT ({key})) FROM {t}").fetchone()[0]
-            assert dup == 0, t
+        # every model's declared key is unique (the build checks it; this counts independently)
+        specs = wb.model_specs()
+        assert {s.table for s in specs} | {"etl_build"} == EXPECTED_TABLES
+        for spec in specs:
+            key = ", ".join(spec.key)
+            dup = con.execute(f"SELECT count(*) - count(DISTINCT ({key})) FROM {spec.table}").fetchone()[0]
+            assert dup == 0, spec.table
+        # one grain per table: no table carries a column that names its grain ('period')
+        mixed = con.execute("SELECT table_name FROM duckdb_columns() WHERE column_name = 'period'").fetchall()
+        assert mixed == []
     finally:
         con.close()
 

@@ -82,8 +82,8 @@ def test_student_monthly_late_count(env):
     march = fin[fin["month"] == pd.Period("2024-03", "M")]
     per_user = march.groupby("user_id")["late"].sum()
     uid = int(per_user.sort_values(kind="stable").index[-1])  # a student with the most late lessons
-    got = q(con, "SELECT * FROM mart_student_attendance WHERE user_id = ? AND period = 'month' "
-                 "AND period_start = DATE '2024-03-01'", uid).iloc[0]
+    got = q(con, "SELECT * FROM mart_student_attendance_month WHERE user_id = ? "
+                 "AND month_start = DATE '2024-03-01'", uid).iloc[0]
     mine = march[march["user_id"] == uid]
     assert got["late"] == per_user[uid] > 0
     assert got["lessons"] == len(mine)
@@ -95,26 +95,31 @@ def test_student_monthly_late_count(env):
     assert got["attendance_rate"] == pytest.approx(mine["attended"].mean())
 
 
-def test_student_attendance_whole_mart(env):
+_SEASON = {1: "寒", 2: "寒", 3: "春", 4: "春", 5: "春", 6: "春", 7: "暑", 8: "暑"}  # else 秋 (Sep-Dec)
+
+
+@pytest.mark.parametrize("grain, key", [("day", "lesson_date"), ("week", "week_start"),
+                                         ("month", "month_start"), ("term", "term")])
+def test_student_attendance_marts_one_per_grain(env, grain, key):
     con, raw = env
     fin = raw["att"][raw["att"]["status"] == 2].copy()
-    fin["day"] = pd.to_datetime(fin["lesson_date"])
-    fin["month"] = fin["day"].dt.to_period("M").dt.start_time
-    parts = []
-    for period, col in (("day", "day"), ("month", "month")):
-        g = fin.groupby(["user_id", col]).agg(
-            lessons=("attended", "size"), attended=("attended", "sum"), late=("late", "sum"),
-            early_leave=("early", "sum"), listen_minutes=("listen_minutes", "sum"),
-        ).reset_index().rename(columns={col: "period_start"})
-        g["period"] = period
-        parts.append(g)
-    exp = pd.concat(parts).sort_values(["user_id", "period", "period_start"]).reset_index(drop=True)
-    got = q(con, "SELECT user_id, period, period_start, lessons, attended, late, early_leave, listen_minutes "
-                 "FROM mart_student_attendance ORDER BY user_id, period, period_start")
-    assert len(got) == len(exp)
+    day = pd.to_datetime(fin["lesson_date"])
+    fin["lesson_date"] = day.dt.date
+    fin["week_start"] = (day - pd.to_timedelta(day.dt.day_of_week, unit="D")).dt.date
+    fin["month_start"] = day.dt.to_period("M").dt.start_time.dt.date
+    fin["term"] = day.dt.year.astype(str) + day.dt.month.map(lambda m: _SEASON.get(m, "秋"))
+    exp = fin.groupby(["user_id", key]).agg(
+        lessons=("attended", "size"), attended=("attended", "sum"), late=("late", "sum"),
+        early_leave=("early", "sum"), listen_minutes=("listen_minutes", "sum"),
+    ).reset_index().sort_values(["user_id", key]).reset_index(drop=True)
+    got = q(con, f"SELECT user_id, {key}, lessons, attended, late, early_leave, listen_minutes "
+                 f"FROM mart_student_attendance_{grain} ORDER BY user_id, {key}")
+    assert len(got) == len(exp) > 0
     for c in ("user_id", "lessons", "attended", "late", "early_leave", "listen_minutes"):
         assert (got[c].to_numpy() == exp[c].to_numpy()).all(), c
-    assert (pd.to_datetime(got["period_start"]).to_numpy() == exp["period_start"].to_numpy()).all()
+    assert [str(v)[:10] for v in got[key]] == [str(v) for v in exp[key]]
+    # one grain: the sums equal the finished student-lessons, whatever the grain
+    assert got["lessons"].sum() == len(fin)
 
 
 def _teacher_of_lesson(raw) -> pd.Series:

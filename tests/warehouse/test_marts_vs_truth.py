@@ -47,8 +47,8 @@ def test_student_monthly_late_count_matches_truth(warehouse, truth):
     fin = att[att.lesson_id.isin(lessons.loc[lessons.status == 2, "lesson_id"])]
     late = fin[(fin.listen_minutes > 0) & (fin.late_minutes > 0)].groupby("user_id").size()
     assert len(late) > 0
-    got = dict(warehouse.execute("SELECT user_id, late FROM mart_student_attendance "
-                                 "WHERE period = 'month' AND late > 0").fetchall())
+    got = dict(warehouse.execute("SELECT user_id, late FROM mart_student_attendance_month "
+                                 "WHERE late > 0").fetchall())
     assert got == late.to_dict()
 
 

@@ -6,6 +6,10 @@ SELECT
     a.lesson_id,
     a.lesson_date,
     a.user_id,
+    l.class_id,
+    l.week_start,
+    l.month_start,
+    l.term,
     l.status AS lesson_status,
     a.listen_minutes,
     a.inout_times,
@@ -23,8 +27,12 @@ ORDER BY a.lesson_id, a.user_id;
 
 COMMENT ON TABLE fct_attendance IS 'Student attendance (API 23): one row per enrolled student per lesson; absent students have zeros.';
 COMMENT ON COLUMN fct_attendance.lesson_id IS 'Lesson id.';
-COMMENT ON COLUMN fct_attendance.lesson_date IS 'Lesson date (scheduled start, Asia/Shanghai).';
+COMMENT ON COLUMN fct_attendance.lesson_date IS 'Lesson date (day of the scheduled start, Beijing calendar).';
 COMMENT ON COLUMN fct_attendance.user_id IS 'Student user id.';
+COMMENT ON COLUMN fct_attendance.class_id IS 'Class of the lesson (dim_lesson.class_id).';
+COMMENT ON COLUMN fct_attendance.week_start IS 'Monday of the lesson''s ISO week.';
+COMMENT ON COLUMN fct_attendance.month_start IS 'First day of the lesson''s month.';
+COMMENT ON COLUMN fct_attendance.term IS 'Term of the lesson date, e.g. 2026秋.';
 COMMENT ON COLUMN fct_attendance.lesson_status IS 'Status of the lesson (0 not started, 1 in class, 2 finished, 3 expired); NULL if the lesson is missing from dim_lesson. Rates use status 2 only.';
 COMMENT ON COLUMN fct_attendance.listen_minutes IS 'Minutes in the classroom (API 23 listen_time).';
 COMMENT ON COLUMN fct_attendance.inout_times IS 'Number of entries/exits (API 23 inout_times).';

@@ -18,5 +18,5 @@ COMMENT ON COLUMN fct_key_events.lesson_id IS 'Lesson id.';
 COMMENT ON COLUMN fct_key_events.lesson_date IS 'Lesson date.';
 COMMENT ON COLUMN fct_key_events.user_id IS 'Student user id.';
 COMMENT ON COLUMN fct_key_events.event_type IS 'Event type (see fct_key_event_counts.event_type).';
-COMMENT ON COLUMN fct_key_events.event_time IS 'When the event happened (Asia/Shanghai).';
+COMMENT ON COLUMN fct_key_events.event_time IS 'When the event happened, Beijing wall time.';
 COMMENT ON COLUMN fct_key_events.minute_of_lesson IS 'Whole minutes since the scheduled start: floor((event_time - scheduled_start) / 60 s); 0 is the first minute, negative before the start; NULL if the lesson is unknown.';

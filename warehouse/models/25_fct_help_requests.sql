@@ -1,5 +1,5 @@
 -- fct_help_requests: help requests raised in class (API 16).
--- key: lesson_id, user_id, help_time, help_type
+-- key: lesson_id, user_id, help_time, help_type?
 
 CREATE TABLE fct_help_requests AS
 SELECT
@@ -22,5 +22,5 @@ COMMENT ON COLUMN fct_help_requests.user_id IS 'User who asked for help.';
 COMMENT ON COLUMN fct_help_requests.help_type IS 'Help type as returned, e.g. 听不到老师声音 (cannot hear the teacher).';
 COMMENT ON COLUMN fct_help_requests.help_item_name IS 'Help item name as returned (undocumented by the API).';
 COMMENT ON COLUMN fct_help_requests.help_content IS 'Free-text content.';
-COMMENT ON COLUMN fct_help_requests.help_time IS 'When help was requested (Asia/Shanghai).';
+COMMENT ON COLUMN fct_help_requests.help_time IS 'When help was requested, Beijing wall time.';
 COMMENT ON COLUMN fct_help_requests.minute_of_lesson IS 'Whole minutes since the lesson''s scheduled start; NULL if the lesson is unknown.';

@@ -18,10 +18,18 @@ WITH a AS (
 SELECT
     l.lesson_id,
     l.lesson_date,
+    l.week_start,
+    l.month_start,
+    l.term,
+    l.weekday,
+    l.start_hour,
+    l.scheduled_start,
     l.class_id,
     l.class_name,
+    c.subject,
+    c.grade,
     l.teacher_id,
-    l.teacher_name,
+    coalesce(dt.teacher_name, l.teacher_name) AS teacher_name,
     l.status,
     l.status_label,
     l.scheduled_minutes,
@@ -39,15 +47,25 @@ SELECT
 FROM dim_lesson AS l
 LEFT JOIN a USING (lesson_id)
 LEFT JOIN fct_teacher_inout AS t USING (lesson_id)
+LEFT JOIN dim_classroom AS c ON c.class_id = l.class_id
+LEFT JOIN dim_teacher AS dt ON dt.teacher_id = l.teacher_id
 ORDER BY l.lesson_id;
 
 COMMENT ON TABLE mart_lesson_attendance IS 'One row per lesson: enrolment, attendance, lateness and teacher punctuality. Rates only for finished lessons (status 2).';
 COMMENT ON COLUMN mart_lesson_attendance.lesson_id IS 'Lesson id (key).';
 COMMENT ON COLUMN mart_lesson_attendance.lesson_date IS 'Lesson date.';
+COMMENT ON COLUMN mart_lesson_attendance.week_start IS 'Monday of the lesson''s ISO week.';
+COMMENT ON COLUMN mart_lesson_attendance.month_start IS 'First day of the lesson''s month.';
+COMMENT ON COLUMN mart_lesson_attendance.term IS 'Term of the lesson date, e.g. 2026秋.';
+COMMENT ON COLUMN mart_lesson_attendance.weekday IS 'ISO weekday, 1 Monday .. 7 Sunday.';
+COMMENT ON COLUMN mart_lesson_attendance.start_hour IS 'Hour 0..23 of the scheduled start, Beijing wall time.';
+COMMENT ON COLUMN mart_lesson_attendance.scheduled_start IS 'Scheduled start, Beijing wall time.';
 COMMENT ON COLUMN mart_lesson_attendance.class_id IS 'Class id.';
 COMMENT ON COLUMN mart_lesson_attendance.class_name IS 'Class name.';
+COMMENT ON COLUMN mart_lesson_attendance.subject IS 'Subject of the class from the roster''s courses (dim_classroom.subject).';
+COMMENT ON COLUMN mart_lesson_attendance.grade IS 'Grade of the class from the roster''s courses.';
 COMMENT ON COLUMN mart_lesson_attendance.teacher_id IS 'Teacher id (see dim_lesson.teacher_id).';
-COMMENT ON COLUMN mart_lesson_attendance.teacher_name IS 'Teacher name.';
+COMMENT ON COLUMN mart_lesson_attendance.teacher_name IS 'Teacher name: the roster''s, else the lesson''s (API 19).';
 COMMENT ON COLUMN mart_lesson_attendance.status IS 'Lesson status (0 not started, 1 in class, 2 finished, 3 expired).';
 COMMENT ON COLUMN mart_lesson_attendance.status_label IS 'Status in words.';
 COMMENT ON COLUMN mart_lesson_attendance.scheduled_minutes IS 'Scheduled duration in minutes (dim_lesson.scheduled_minutes).';

@@ -1,0 +1,57 @@
+-- mart_student_participation: one row per student who attended a finished lesson: how often they
+-- took part (hand-up, microphone on or on stage) and for how many attended lessons in a row they
+-- have not (docs/definitions.md, "Students who never take part").
+-- key: user_id
+
+CREATE TABLE mart_student_participation AS
+WITH e AS (
+    SELECT
+        e.user_id, e.lesson_id, l.lesson_date, e.handups, e.mic_on, e.onstage,
+        e.handups > 0 OR e.mic_on > 0 OR e.onstage > 0 AS took_part,
+        row_number() OVER (PARTITION BY e.user_id ORDER BY l.scheduled_start, e.lesson_id) AS n
+    FROM mart_student_engagement AS e
+    JOIN dim_lesson AS l USING (lesson_id)
+    WHERE e.attended
+),
+per AS (
+    SELECT
+        user_id,
+        count(*) AS attended_lessons,
+        count(*) FILTER (WHERE took_part) AS lessons_taking_part,
+        max(n) AS last_n,
+        max(n) FILTER (WHERE took_part) AS last_part_n,
+        max(lesson_date) FILTER (WHERE took_part) AS last_took_part_date,
+        CAST(sum(handups) AS BIGINT) AS handups,
+        CAST(sum(mic_on) AS BIGINT) AS mic_on,
+        CAST(sum(onstage) AS BIGINT) AS onstage
+    FROM e
+    GROUP BY user_id
+)
+SELECT
+    per.user_id,
+    st.display_name AS student_name,
+    per.attended_lessons,
+    per.lessons_taking_part,
+    per.lessons_taking_part::DOUBLE / per.attended_lessons AS participation_rate,
+    per.last_n - coalesce(per.last_part_n, 0) AS lessons_without_taking_part,
+    per.lessons_taking_part = 0 AS never_took_part,
+    per.last_took_part_date,
+    per.handups,
+    per.mic_on,
+    per.onstage
+FROM per
+LEFT JOIN dim_student AS st USING (user_id)
+ORDER BY per.user_id;
+
+COMMENT ON TABLE mart_student_participation IS 'One row per student who attended a finished lesson: lessons in which they took part (hand-up, microphone on or on stage) and the current run of attended lessons without. WHERE lessons_without_taking_part >= N lists the silent ones.';
+COMMENT ON COLUMN mart_student_participation.user_id IS 'Student user id (key).';
+COMMENT ON COLUMN mart_student_participation.student_name IS 'Name from the roster, else 学员 <user_id>.';
+COMMENT ON COLUMN mart_student_participation.attended_lessons IS 'Finished lessons the student attended.';
+COMMENT ON COLUMN mart_student_participation.lessons_taking_part IS 'Of those, lessons with at least one hand-up, microphone-on or on-stage event (API 27).';
+COMMENT ON COLUMN mart_student_participation.participation_rate IS 'lessons_taking_part / attended_lessons.';
+COMMENT ON COLUMN mart_student_participation.lessons_without_taking_part IS 'Attended lessons in a row, up to the latest, without taking part (ordered by scheduled start); equals attended_lessons when they never took part.';
+COMMENT ON COLUMN mart_student_participation.never_took_part IS 'No hand-up, microphone or stage in any attended lesson of the window.';
+COMMENT ON COLUMN mart_student_participation.last_took_part_date IS 'Date of the last lesson they took part in; NULL if never.';
+COMMENT ON COLUMN mart_student_participation.handups IS 'Hand-ups over attended lessons.';
+COMMENT ON COLUMN mart_student_participation.mic_on IS 'Microphone-on events over attended lessons.';
+COMMENT ON COLUMN mart_student_participation.onstage IS 'On-stage events over attended lessons.';
