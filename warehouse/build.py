@@ -30,8 +30,8 @@ import re
 import shutil
 import time
 import uuid
-from datetime import timedelta
 from dataclasses import dataclass, field
+from datetime import timedelta
 from importlib import resources
 from pathlib import Path
 
@@ -44,6 +44,8 @@ from pipeline.core.files import pid_alive
 from pipeline.core.layout import lake_files as table_files
 from pipeline.core.layout import lake_snapshot_file
 from pipeline.core.schemas import COURSE_PROGRESS, DAILY_TABLES, PRIMARY_KEYS, ROSTER_TABLES
+from warehouse.readers import connect_readonly as connect_readonly  # re-exported; it lives there
+from warehouse.readers import session
 
 #: lake table name -> pyarrow schema, including the snapshot tables (course progress, the roster).
 LAKE_TABLES: dict[str, pa.Schema] = {**DAILY_TABLES, "course_progress": COURSE_PROGRESS, **ROSTER_TABLES}
@@ -142,19 +144,6 @@ class BuildResult:
 def sql_literal(value: str) -> str:
     """A single-quoted SQL string literal."""
     return "'" + str(value).replace("'", "''") + "'"
-
-
-def _set_session(con: duckdb.DuckDBPyConnection) -> None:
-    con.execute(f"SET TimeZone = {sql_literal(TZ_NAME)}")
-    con.execute(f"SET VARIABLE time_zone = {sql_literal(TZ_NAME)}")  # the models' getvariable('time_zone')
-    con.execute("SET enable_progress_bar = false")
-
-
-def connect_readonly(path: str | os.PathLike) -> duckdb.DuckDBPyConnection:
-    """Open a published warehouse read-only, with the session time zone set."""
-    con = duckdb.connect(str(path), read_only=True)
-    _set_session(con)
-    return con
 
 
 def model_files() -> list[tuple[str, str]]:
@@ -376,7 +365,7 @@ def build_warehouse(
     con = None
     try:
         con = duckdb.connect(str(tmp))
-        _set_session(con)
+        session(con)
         con.execute(f"SET temp_directory = {sql_literal(str(spill))}")
         if threads:
             con.execute(f"SET threads = {int(threads)}")

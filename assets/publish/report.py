@@ -89,7 +89,7 @@ def collect(con, *, days: int = DEFAULT_DAYS) -> dict:
     start = max(first, end - dt.timedelta(days=days - 1))
     w = [start, end]
     data: dict = {"window": {"start": start.isoformat(), "end": end.isoformat(), "days": (end - start).days + 1},
-                  "empty": False}
+                  "empty": False, "roster": _roster(con)}
 
     data["kpi"] = _clean(_rows(con, """
         SELECT count(*) AS lessons,
@@ -317,6 +317,32 @@ CHARTS = [
 ]
 
 
+ROSTER_LINES = 30  # problem lines shown; the rest are counted and are in qa_roster_problems
+
+
+def _roster(con) -> dict:
+    """How well the school's roster covers the students, and its problems (masked), for the roster card."""
+    named, unnamed, in_roster = con.execute(
+        "SELECT count(*) FILTER (WHERE lessons_enrolled > 0 AND in_roster), "
+        "count(*) FILTER (WHERE lessons_enrolled > 0 AND NOT in_roster), count(*) FILTER (WHERE in_roster) "
+        "FROM dim_student").fetchall()[0]
+    problems = [r[0] for r in con.execute("SELECT message FROM qa_roster_problems").fetchall()]
+    return {"present": bool(in_roster or problems), "in_roster": in_roster, "named": named, "unnamed": unnamed,
+            "problem_count": len(problems), "problems": problems[:ROSTER_LINES]}
+
+
+def _roster_card(r: dict) -> str:
+    if not r.get("present"):
+        return ""
+    lines = "".join(f"<li>{_e(m)}</li>" for m in r["problems"])
+    more = r["problem_count"] - len(r["problems"])
+    more_text = f"<p class=\"note\">… and {more:,} more in qa_roster_problems.</p>" if more > 0 else ""
+    return (f'<section class="card roster"><h2>名单 Roster</h2>'
+            f'<p>{r["named"]:,} students with lessons have a name from the roster; {r["unnamed"]:,} do not '
+            f'(shown as 学员 &lt;id&gt;). {r["problem_count"]:,} roster problems:</p>'
+            f'<ul>{lines}</ul>{more_text}</section>\n')
+
+
 def _notes(notes: list[str]) -> str:
     if not notes:
         return ""
@@ -359,7 +385,7 @@ def render(data: dict, notes: list[str] | None = None) -> str:
 <p class="meta">{subtitle} · 生成于 generated {_e(generated)} · 数据仓库构建于 warehouse built {_e(data.get("warehouse_built_at") or "–")}</p>
 </header>
 <main>
-{_notes(notes or [])}{main}
+{_notes(notes or [])}{_roster_card(data.get("roster") or {})}{main}
 </main>
 <footer>liveclass · 定义见 definitions in docs/definitions.md · 完整数据见 full data in feeds/ · 图表 charts: Chart.js (MIT)</footer>
 <script id="report-data" type="application/json">{payload}</script>

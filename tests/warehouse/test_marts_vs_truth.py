@@ -72,3 +72,24 @@ def test_daily_overview_counts_match_truth(warehouse, truth):
     got.index = pd.to_datetime(got.index).date
     exp.index = pd.to_datetime(exp.index).date
     assert got.astype(int).to_dict() == exp.astype(int).to_dict()
+
+
+def test_plain_duckdb_sees_the_beijing_start_hour_of_every_lesson(warehouse, truth):
+    """Opened with plain ``duckdb.connect(path, read_only=True)``, no settings: hours are Beijing's."""
+    import duckdb
+
+    path = warehouse.execute("SELECT path FROM duckdb_databases() WHERE database_name = current_database()"
+                             ).fetchall()[0][0]
+    plain = duckdb.connect(path, read_only=True)
+    try:
+        plain.execute("SET TimeZone = 'UTC'")  # what a BI server's session has; the wall time must not move
+        got = dict(plain.execute("SELECT lesson_id, start_hour FROM mart_lesson_attendance").fetchall())
+        wall = dict(plain.execute("SELECT lesson_id, strftime(scheduled_start, '%H:%M') FROM dim_lesson").fetchall())
+        hours = dict(plain.execute("SELECT lesson_id, hour(scheduled_start) FROM dim_lesson").fetchall())
+    finally:
+        plain.close()
+    lessons = t(truth, "lessons")
+    local = lessons.scheduled_start.dt.tz_convert("Asia/Shanghai")
+    assert got == dict(zip(lessons.lesson_id, local.dt.hour)) and len(got) > 0
+    assert wall == dict(zip(lessons.lesson_id, local.dt.strftime("%H:%M")))
+    assert hours == got
