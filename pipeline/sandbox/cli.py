@@ -4,6 +4,7 @@
     liveclass sandbox serve [...]                          the same, explicitly
     liveclass sandbox --reading listen_time=seconds ...    play another reading of the document (repeatable)
     liveclass sandbox truth --seed 7 --start D --end D --out DIR   (the same for every --reading)
+    liveclass sandbox roster --seed 7 --out DIR [--format csv|xlsx]  the school office's roster export
     python -m pipeline.sandbox.cli serve [...]             without the console script
 """
 
@@ -139,8 +140,9 @@ def sandbox(ctx: click.Context, **kw) -> None:
     Without a subcommand it serves in the foreground and prints the base URL,
     applicationID and secret to use.  The data come from a deterministic
     synthetic school: the same --seed and --now answer byte-identically.
-    Subcommands: `serve` (the same, explicitly) and `truth` (write the ground
-    truth as Parquet).
+    Subcommands: `serve` (the same, explicitly), `truth` (write the ground
+    truth as Parquet) and `roster` (write the roster as the school office
+    exports it).
     """
     if ctx.invoked_subcommand is None:
         _serve(_config(kw))
@@ -178,6 +180,34 @@ def truth(seed: int, start: datetime, end: datetime, out: str, lessons_per_day: 
             click.echo(f"{table}: {rows if isinstance(rows, int) else rows}")
     elif result is not None:
         click.echo(str(result))
+    click.echo(f"written to {out}")
+
+
+@sandbox.command("roster")
+@click.option("--seed", default=7, show_default=True, type=int, help="Seed of the synthetic school.")
+@click.option("--lessons-per-day", default=40, show_default=True, type=click.IntRange(1, 999))
+@click.option("--out", "out", required=True, type=click.Path(file_okay=False), help="Output directory.")
+@click.option("--format", "fmt", type=click.Choice(["csv", "xlsx"]), default="csv", show_default=True,
+              help="csv: UTF-8 with BOM (Excel's 'CSV UTF-8'); xlsx: an Excel workbook per file.")
+@click.option("--now", "now", default=None,
+              help="The export's clock 'YYYY-mm-dd HH:ii[:ss]' (its term and problems); default: the wall clock.")
+def roster(seed: int, lessons_per_day: int, out: str, fmt: str, now: str | None) -> None:
+    """Write the school's roster as its office exports it: students, teachers, courses (Chinese headers).
+
+    The students file has a few deliberate problems (a student who left, a mistyped and a
+    malformed mobile, a missing name, a duplicate row); they are printed, one a line:
+    file, spreadsheet row, column, problem, user id.  See docs/sandbox.md.
+    """
+    from .school import School
+    from .truth import write_roster
+
+    school = School(seed=seed, lessons_per_day=lessons_per_day, now=_parse_now(now))
+    export = write_roster(school, Path(out), fmt)
+    for f in export.files.values():
+        click.echo(f"{f.name}: {len(f.rows)} rows")
+    click.echo(f"term {export.term}, day {export.day.isoformat()}; deliberate problems:")
+    for p in export.problems:
+        click.echo(f"  {p.file} row {p.row} {p.column}: {p.problem} (user {p.user_id if p.user_id else '-'})")
     click.echo(f"written to {out}")
 
 

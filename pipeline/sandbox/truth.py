@@ -9,15 +9,27 @@
   lesson's classroom id/name; ``help_requests.lesson_date`` is the day of ``help_time``);
 - ``course_progress`` (lake schema) for every classroom seen, counting the classroom's
   lessons by status as of ``school.now`` (``total`` = the sum);
-- extra truth tables ``attendance_sessions``, ``lessons_detail`` and ``people`` (schemas
-  below), which the lake does not have but tests and benchmarks can join against.
+- extra truth tables ``attendance_sessions``, ``lessons_detail``, ``people`` and ``drift``
+  (schemas below), which the lake does not have but tests and benchmarks can join against.
+  ``drift`` lists, for every term the days touch, its at-risk students (``kind``
+  ``at_risk_student``: their absence probability grows by ``amplitude`` times the term's
+  progress, and from term progress ``dropout`` on, when not null, they miss almost every
+  lesson) and the declining classrooms seen (``declining_classroom``: ``amplitude`` is added by
+  the classroom's last lesson, proportionally before); see ``pipeline/sandbox/school/activity.py``.
 
 Everything reflects the school's state as of ``school.now`` (statuses, in-class cuts).
+
+``write_roster(school, out_dir, fmt)`` writes the roster as the school office exports it
+(``students``, ``teachers``, ``courses`` as CSV UTF-8 with BOM or xlsx) and returns the
+:class:`~pipeline.sandbox.school.RosterExport` with its deliberate problems
+(``pipeline/sandbox/school/export.py``, docs/sandbox.md).
 """
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+import csv
+import os
+from datetime import date, datetime, timedelta
 from pathlib import Path
 
 import pyarrow as pa
@@ -26,9 +38,10 @@ import pyarrow.parquet as pq
 from pipeline.api.catalog import EVENT_TYPES
 from pipeline.core.schemas import COURSE_PROGRESS, DAILY_TABLES, TS
 
-from .school import School
+from .school import RosterExport, School
 
-__all__ = ["write_truth", "TRUTH_SCHEMAS", "ATTENDANCE_SESSIONS", "LESSONS_DETAIL", "PEOPLE"]
+__all__ = ["write_truth", "write_roster", "TRUTH_SCHEMAS", "ATTENDANCE_SESSIONS", "LESSONS_DETAIL", "PEOPLE",
+           "DRIFT", "ROSTER_FORMATS"]
 
 ATTENDANCE_SESSIONS = pa.schema(
     [
@@ -62,6 +75,16 @@ PEOPLE = pa.schema(
     ]
 )
 
+DRIFT = pa.schema(
+    [
+        pa.field("term", pa.string(), nullable=False),  # e.g. 2026秋
+        pa.field("kind", pa.string(), nullable=False),  # at_risk_student | declining_classroom
+        pa.field("id", pa.int64(), nullable=False),  # the student's or the classroom's id
+        pa.field("amplitude", pa.float64(), nullable=False),  # absence probability added at the end
+        pa.field("dropout", pa.float64()),  # at-risk students: term progress from which they stop coming
+    ]
+)
+
 #: Every table written by ``write_truth``, by name.
 TRUTH_SCHEMAS: dict[str, pa.Schema] = {
     **DAILY_TABLES,
@@ -69,7 +92,11 @@ TRUTH_SCHEMAS: dict[str, pa.Schema] = {
     "attendance_sessions": ATTENDANCE_SESSIONS,
     "lessons_detail": LESSONS_DETAIL,
     "people": PEOPLE,
+    "drift": DRIFT,
 }
+
+#: Formats of ``write_roster``.
+ROSTER_FORMATS = ("csv", "xlsx")
 
 _EVENT_ORDER = {e: i for i, e in enumerate(EVENT_TYPES)}
 
@@ -225,4 +252,62 @@ def write_truth(school: School, start: date, end: date, out_dir: Path) -> dict[s
         ppl["gender"].append(p.gender)
         ppl["user_type"].append(p.user_type)
 
+    dft = t["drift"]
+    firsts: dict[int, date] = {}  # term index -> a day of it inside the window
+    day = start
+    while day <= end:
+        firsts.setdefault(school.term_index(day), day)
+        day += timedelta(days=1)
+    rows: list[tuple[str, str, int, float, float | None]] = []
+    for first in firsts.values():
+        name = school.term_of(first).name
+        for uid, (amp, stop) in sorted(school.at_risk(first).items()):
+            rows.append((name, "at_risk_student", uid, amp, stop if stop <= 1.0 else None))
+    for cid in sorted(classrooms_seen):
+        amp = school.decline_of(cid)
+        if amp:
+            c = school.classroom(cid)
+            rows.append((school.term_of(c.first_day).name, "declining_classroom", cid, amp, None))
+    for row in rows:
+        for col, value in zip(DRIFT.names, row):
+            dft[col].append(value)
+
     return {name: _write(out_dir, name, cols) for name, cols in t.items()}
+
+
+def write_roster(school: School, out_dir: Path, fmt: str = "csv") -> RosterExport:
+    """Write ``students``, ``teachers`` and ``courses`` (``.csv``: UTF-8 with BOM, CRLF; ``.xlsx``: one sheet each).
+
+    The roster is the school's on ``school.now``'s day (``School.roster_export``); returns it, with
+    its deliberate problems.  Every cell is text (mobiles and ids too, as an office's export
+    keeps them).
+    """
+    if fmt not in ROSTER_FORMATS:
+        raise ValueError(f"format must be one of {ROSTER_FORMATS}, not {fmt!r}")
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    export = school.roster_export(fmt)
+    sheet_titles = {"students": "学生", "teachers": "老师", "courses": "班级"}
+    for kind, f in export.files.items():
+        path = out_dir / f.name
+        tmp = path.with_name(f".{path.name}.tmp")
+        if fmt == "csv":
+            with open(tmp, "w", encoding="utf-8-sig", newline="") as fh:
+                writer = csv.writer(fh, lineterminator="\r\n")
+                writer.writerow(f.header)
+                writer.writerows(f.rows)
+        else:
+            import openpyxl  # only the xlsx export needs it
+
+            wb = openpyxl.Workbook()
+            ws = wb.active
+            ws.title = sheet_titles[kind]
+            ws.append(list(f.header))
+            for row in f.rows:
+                ws.append(list(row))
+            stamp = datetime(export.day.year, export.day.month, export.day.day)
+            wb.properties.created = wb.properties.modified = stamp
+            wb.properties.creator = "liveclass sandbox"
+            wb.save(tmp)
+        os.replace(tmp, path)
+    return export

@@ -219,9 +219,9 @@ def test_class_window(sandboxes):
 
 
 def test_class_is_course(sandboxes):
-    lesson = HELD[0]
-    same_course = next(x for d in range(1, 15) for x in SCHOOL.lessons_on(PAST - timedelta(days=d))
-                       if x.classroom_id == lesson.classroom_id)
+    # a held lesson whose course had a lesson in the two weeks before
+    lesson, same_course = next((x, y) for x in HELD for d in range(1, 15) for y in SCHOOL.lessons_on(PAST - timedelta(days=d))
+                               if y.classroom_id == x.classroom_id)
     other = next(x for x in HELD if x.classroom_id != lesson.classroom_id)
     c30 = must(sandboxes("default"), "/lesson/getClassInfo", {"lessonId": lesson.id})["data"]
     assert c30 == {"id": lesson.classroom_id, "name": SCHOOL.classroom(lesson.classroom_id).name}
@@ -236,7 +236,7 @@ def test_class_is_course(sandboxes):
         sandboxes("default"), "/lesson/finish", {"classroomId": lesson.classroom_id})["data"]
     assert must(sb, "/lesson/getClassInfo", {"lessonId": same_course.id})["data"]["id"] == k30["id"]
     assert must(sb, "/lesson/getClassInfo", {"lessonId": other.id})["data"]["id"] != k30["id"]
-    ids = [class_id_of(c) for c in range(200_000, 420_000_000, 997)] + [class_id_of(990_000_000 + i) for i in range(99)]
+    ids = [class_id_of(c) for c in range(200_000, 832_000_000, 997)]  # up to the school's last classroom id + [class_id_of(990_000_000 + i) for i in range(99)]
     assert len(set(ids)) == len(ids) and min(ids) >= CLASS_ID_BASE and max(ids) < 2**31
 
 

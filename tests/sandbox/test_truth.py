@@ -87,6 +87,8 @@ def test_contents(truth):
 def test_primary_keys_unique(truth):
     _, _, tables = truth
     for name, key in PRIMARY_KEYS.items():
+        if name not in tables:  # the roster's lake tables are not truth tables
+            continue
         rows = tables[name].select(list(key)).to_pylist()
         values = [tuple(r.values()) for r in rows]
         assert len(values) == len(set(values)), name

@@ -26,7 +26,8 @@ p AS (
 ),
 slope AS (
     SELECT class_id, count(*) AS weeks,
-           regr_slope(attendance_rate, epoch(week_start) / (7 * 86400)) AS weekly_slope
+           CASE WHEN count(*) >= 2
+                THEN regr_slope(attendance_rate, epoch(week_start) / (7 * 86400)) END AS weekly_slope
     FROM mart_class_attendance_week
     GROUP BY class_id
 )

@@ -19,8 +19,9 @@ Attendance of held lessons (all times whole seconds)
 Per-student propensities, fixed for life:
 - absence: 85 % regular (3–6 %), 10 % irregular (12–25 %), 5 % chronic (35–60 %),
   multiplied by category (one-to-one ×0.5, small ×0.9, big ×1.3, passcode ×1.6) and
-  ×1.2 on weekends.  Overall ≈ 10 % of student rows absent (one-to-one ≈ 4 %, small ≈ 7 %,
-  big ≈ 11 %, passcode ≈ 13 %; weekdays ≈ 10 %, weekends ≈ 12 %).
+  ×1.2 on weekends, plus the drift below.  In a term's first weeks ≈ 11 % of student rows
+  are absent (one-to-one ≈ 5 %, small ≈ 9 %, big ≈ 12 %, passcode ≈ 13 %; weekends a point
+  or two more), in its last four weeks ≈ 16 % (seed 7, 40 lessons/day).
 - lateness: 75 % rarely late (3–8 %), 20 % often (15–30 %), 5 % chronic (45–70 %);
   ×1.2 in big classes.  Late minutes: 55 % 2–5, 30 % 6–15, 15 % 16–40 (capped at half the
   lesson).  On-time students enter between 5 min before and 90 s after the start.
@@ -29,6 +30,19 @@ Per-student propensities, fixed for life:
 - network flakiness: 0–1 (skewed low); with that probability a student has 1–3 drop-outs
   (65/25/10 %) of 10–240 s, hence 1–4 sessions.
 - engagement: log-normal around 1, scales the key-event rates.
+
+Drift over a term (drawn with the term, :mod:`.timetable`; ``progress`` = days since the
+term's first day / its length, 0…1; the truth's ``drift`` table lists both kinds):
+- at-risk students: 8 % of a term's active students add ``amplitude * progress`` to their
+  absence probability, amplitude 0.25–0.55;
+  a third of them stop coming at a progress of 0.55–0.90 (absence 0.95 from then on), so
+  their absences come in streaks.  ``School.at_risk(day)``.
+- declining classrooms: 10 % of the small and big classes with at least 6 lessons add
+  ``amplitude * (day - first day) / (last day - first day)`` to every student's absence,
+  amplitude 0.25–0.50: attendance falls week by week.  ``School.decline_of(classroom_id)``.
+- everyone else keeps their lifelong propensities: stable over the term.
+The absence probability is capped at 0.97; the draw order is unchanged, so a student who is
+neither at risk nor in a declining classroom attends exactly as without the drift.
 
 Definitions (``E`` = scheduled end, ``S`` = scheduled start):
 ``listen_minutes = floor(sum(out - in seconds over sessions) / 60)``;
@@ -76,6 +90,7 @@ from __future__ import annotations
 
 import itertools
 import random
+from collections.abc import Mapping
 from datetime import datetime, timedelta
 from types import MappingProxyType
 from typing import NamedTuple
@@ -86,6 +101,8 @@ from .roster import Roster
 
 #: Share of lessons that are scheduled but never held (status 3 once over).
 EXPIRED_SHARE = 0.03
+#: Absence probability of an at-risk student after their dropout point.
+DROPOUT_ABSENCE = 0.95
 
 #: Activity cache keys that do not depend on the exact clock (in-class keys are cuts >= 0).
 BEFORE, AFTER = -1, -2
@@ -145,8 +162,15 @@ def view_key(lesson: Lesson, now: datetime) -> int:
     return int((now - lesson.start).total_seconds())
 
 
-def build_full(lesson: Lesson, *, seed: int, category: int, lian_mai: int, roster: Roster) -> Full:
-    """The whole activity of a held lesson of a classroom of ``category`` (mic pairs in big classes need ``lian_mai``)."""
+def build_full(lesson: Lesson, *, seed: int, category: int, lian_mai: int, roster: Roster,
+               class_extra: float = 0.0, progress: float = 0.0,
+               at_risk: Mapping[int, tuple[float, float]] = MappingProxyType({})) -> Full:
+    """The whole activity of a held lesson of a classroom of ``category`` (mic pairs in big classes need ``lian_mai``).
+
+    Drift: ``class_extra`` is added to every student's absence probability (a declining
+    classroom), ``progress`` is how far into its term the lesson is (0 first day, 1 last day)
+    and ``at_risk`` maps the term's at-risk students to (amplitude, dropout progress).
+    """
     lid = lesson.id
     cat = category
     E = int((lesson.end - lesson.start).total_seconds())
@@ -191,7 +215,11 @@ def build_full(lesson: Lesson, *, seed: int, category: int, lian_mai: int, roste
     for uid in lesson.student_ids:
         sp = roster.sprop(uid)
         r = random.Random(f"{seed}:sact:{lid}:{uid}")
-        if r.random() < min(0.97, sp.absent * abs_mult):
+        p_absent = sp.absent * abs_mult + class_extra
+        risk = at_risk.get(uid)
+        if risk is not None:
+            p_absent = DROPOUT_ABSENCE if progress >= risk[1] else p_absent + risk[0] * progress
+        if r.random() < min(0.97, p_absent):
             sessions_all.append(None)
             continue
         if r.random() < sp.late * late_mult:

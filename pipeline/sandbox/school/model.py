@@ -20,13 +20,20 @@ STUDENT_ID_BASE = 2_000_000
 CLASSROOM_ID_BASE = 20_000_000
 CLASSROOM_TERM_STRIDE = 200_000
 COURSEWARE_ID_BASE = 10_001
-TERM_EPOCH = date(2014, 12, 29)  # a Monday
-TERM_WEEKS = 16
-TERM_DAYS = TERM_WEEKS * 7
-MAX_SEGMENTS = 16
+#: Terms are the calendar's (``pipeline.core.calendar.term_of``), four a year; their index is
+#: ``(year - TERM_BASE_YEAR) * 4 + season`` with season 0 寒 winter, 1 春 spring, 2 暑 summer, 3 秋 autumn.
+TERM_BASE_YEAR = 1985
+SEASONS_PER_YEAR = 4
+#: Most calendar weeks (Monday to Sunday) a term touches (a 122-day term starting on a Sunday: 19).
+MAX_TERM_WEEKS = 19
+#: Classrooms of one lane (``lane * MAX_SEGMENTS + segment`` in the classroom id): at least MAX_TERM_WEEKS.
+MAX_SEGMENTS = 24
 #: First day whose lesson ids ``lesson()`` decodes (days before 2015 give ids below 100_000_000).
 MIN_DAY = date(1985, 1, 1)
+#: Last day of the supported calendar (term index 4059, classroom ids below 832,000,000).
+MAX_DAY = date(2999, 12, 31)
 MIN_LESSON_ID = LESSON_ID_BASE + (MIN_DAY - LESSON_EPOCH).days * 1000
+MAX_TERM_INDEX = (MAX_DAY.year - TERM_BASE_YEAR) * SEASONS_PER_YEAR + SEASONS_PER_YEAR - 1
 
 
 # --------------------------------------------------------------------------- records

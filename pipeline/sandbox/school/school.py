@@ -13,8 +13,10 @@ import math
 from datetime import date, datetime, timedelta
 
 from pipeline.core.calendar import TZ
+from pipeline.core.calendar import Term as CalendarTerm
 
 from .activity import AFTER, BEFORE, Full, build_full, cut_activity, empty_activity, never_held, view_key
+from .export import RosterExport, build_export
 from .model import (
     API_LESSON_ID_BASE,
     CLASSROOM_ID_BASE,
@@ -22,15 +24,29 @@ from .model import (
     LESSON_EPOCH,
     LESSON_ID_BASE,
     MAX_SEGMENTS,
+    MAX_TERM_INDEX,
     MIN_LESSON_ID,
+    TEACHER_ID_BASE,
     Activity,
     Classroom,
     Courseware,
     Lesson,
     Person,
 )
-from .roster import build_coursewares, build_roster
-from .timetable import Lane, Segment, Term, build_term, day_of, make_lesson, term_of, term_start
+from .roster import GRADES, SUBJECTS, build_coursewares, build_roster
+from .timetable import (
+    Lane,
+    Segment,
+    Term,
+    build_term,
+    closure_of,
+    day_of,
+    lessons_of_day,
+    make_lesson,
+    school_year,
+    term_bounds,
+    term_index,
+)
 
 
 class School:
@@ -94,14 +110,61 @@ class School:
 
     # ------------------------------------------------------------------ terms
 
-    term_of = staticmethod(term_of)
-    term_start = staticmethod(term_start)
+    term_index = staticmethod(term_index)
+    closure_of = staticmethod(closure_of)
+
+    @staticmethod
+    def term_of(day: date) -> CalendarTerm:
+        """The calendar term of ``day`` (``pipeline.core.calendar.term_of``), whose classrooms hold its lessons."""
+        return term_bounds(term_index(day))
 
     def _build_term(self, term: int) -> Term:
         return build_term(self.seed, self.lessons_per_day, self._roster, term)
 
     def _term(self, term: int) -> Term:
         return self._term_cached(term)
+
+    def at_risk(self, day: date) -> dict[int, tuple[float, float]]:
+        """The at-risk students of the term of ``day``: ``{student id: (amplitude, dropout progress)}``.
+
+        An at-risk student's absence probability grows by ``amplitude * progress`` over the
+        term (progress 0 on its first day, 1 on its last); from ``dropout progress`` on (2.0:
+        never) they miss almost every lesson.  A copy: changing it changes nothing.
+        """
+        return dict(self._term(term_index(day)).at_risk)
+
+    def decline_of(self, classroom_id: int) -> float:
+        """The absence added by a declining classroom's last lesson (0.0: a stable classroom)."""
+        hit = self._locate_classroom(classroom_id)
+        return hit[2].decline if hit else 0.0
+
+    def grade_of(self, user_id: int, day: date) -> str | None:
+        """A student's grade in the term of ``day`` (``None`` for an id that is not a student)."""
+        g = self._roster.grade_index(int(user_id), school_year(term_index(day)))
+        return None if g is None else GRADES[g]
+
+    def subject_of(self, teacher_id: int) -> str | None:
+        """A teacher's main subject."""
+        i = int(teacher_id) - TEACHER_ID_BASE
+        return SUBJECTS[self._roster.teacher_subject[i]] if 0 <= i < self.n_teachers else None
+
+    def classroom_info(self, classroom_id: int) -> tuple[str, str] | None:
+        """(grade, subject) of a classroom of the school."""
+        hit = self._locate_classroom(classroom_id)
+        return (hit[2].grade, hit[2].subject) if hit else None
+
+    def roster_export(self, ext: str = "csv") -> RosterExport:
+        """The roster as the school office exports it on ``now``'s day, with its deliberate problems.
+
+        See :mod:`.export` (rows, problems) and ``docs/sandbox.md``.
+        """
+        day = self._now.date()
+        recent: set[int] = set()
+        for back in (1, 2, 3):
+            for lesson in self.lessons_on(day - timedelta(days=back)):
+                recent.update(lesson.student_ids)
+        return build_export(self._roster, self._term(term_index(day)), recent, seed=self.seed,
+                            lessons_per_day=self.lessons_per_day, day=day, ext=ext)
 
     # ------------------------------------------------------------------ classrooms
 
@@ -111,7 +174,7 @@ class School:
         except (TypeError, ValueError):
             return None
         term, rest = divmod(classroom_id - CLASSROOM_ID_BASE, CLASSROOM_TERM_STRIDE)
-        if rest >= 7 * self.lessons_per_day * MAX_SEGMENTS or not -99 <= term <= 2_000:
+        if rest >= 7 * self.lessons_per_day * MAX_SEGMENTS or not 0 <= term <= MAX_TERM_INDEX:
             return None
         tpl = self._term(term)
         hit = tpl.classrooms.get(classroom_id)
@@ -125,19 +188,19 @@ class School:
 
     def classrooms_on(self, day: date) -> tuple[Classroom, ...]:
         day = day_of(day)
-        tpl = self._term(term_of(day))
+        tpl = self._term(term_index(day))
         return tuple(c for c in tpl.classroom_list if c.first_day <= day <= c.last_day)
+
+    def classrooms_of_term(self, day: date) -> tuple[Classroom, ...]:
+        """Every classroom of the term of ``day``, by id."""
+        return self._term(term_index(day)).classroom_list
 
     def classroom_lessons(self, classroom_id: int) -> tuple[Lesson, ...]:
         hit = self._locate_classroom(classroom_id)
         if hit is None:
             return ()
-        tpl, lane, seg = hit
-        out = []
-        for w in range(seg.first_week, seg.last_week + 1):
-            day = tpl.start + timedelta(days=7 * w + lane.weekday)
-            out.append(make_lesson(self.seed, tpl, day, lane.slot))
-        return tuple(out)
+        tpl, _, seg = hit
+        return tuple(make_lesson(self.seed, tpl, day, slot) for day, slot in seg.lessons)
 
     # ------------------------------------------------------------------ lessons
 
@@ -146,8 +209,8 @@ class School:
         return LESSON_ID_BASE + (day_of(day) - LESSON_EPOCH).days * 1000 + slot
 
     def _build_lessons_on(self, day: date) -> tuple[Lesson, ...]:
-        tpl = self._term(term_of(day))
-        return tuple(make_lesson(self.seed, tpl, day, slot) for slot in range(self.lessons_per_day))
+        tpl = self._term(term_index(day))
+        return lessons_of_day(self.seed, tpl, day)
 
     def lessons_on(self, day: date) -> tuple[Lesson, ...]:
         return self._lessons_on_cached(day_of(day))
@@ -166,7 +229,8 @@ class School:
             day = LESSON_EPOCH + timedelta(days=days)
         except OverflowError:
             return None
-        return self.lessons_on(day)[slot]
+        lessons = self.lessons_on(day)
+        return lessons[slot] if slot < len(lessons) else None
 
     # ------------------------------------------------------------------ status & activity
 
@@ -200,7 +264,17 @@ class School:
 
     def _build_full(self, lesson: Lesson) -> Full:
         cat, lian_mai, _ = self._category(lesson)
-        return build_full(lesson, seed=self.seed, category=cat, lian_mai=lian_mai, roster=self._roster)
+        day = lesson.start.date()
+        tpl = self._term(term_index(day))
+        progress = (day - tpl.start).days / max(1, (tpl.end - tpl.start).days)
+        class_extra = 0.0
+        hit = self._locate_classroom(lesson.classroom_id)
+        if hit is not None and hit[2].decline:
+            c = hit[2].classroom
+            frac = (day - c.first_day).days / max(1, (c.last_day - c.first_day).days)
+            class_extra = hit[2].decline * min(1.0, max(0.0, frac))
+        return build_full(lesson, seed=self.seed, category=cat, lian_mai=lian_mai, roster=self._roster,
+                          class_extra=class_extra, progress=progress, at_risk=tpl.at_risk)
 
     def _build_activity(self, lesson: Lesson, key: int) -> Activity:
         """``key``: ``BEFORE``, ``AFTER`` or the in-class cut in seconds since the start."""
