@@ -57,9 +57,9 @@ from pipeline.core.calendar import TZ
 from pipeline.core.crash import crash_point
 from pipeline.core.files import TMP_PREFIX, file_lock, fsync_dir
 from pipeline.core.layout import FEEDS_GENERATIONS, DataDir
+from warehouse.build import MART_KEYS, connect_readonly
 
 from .labels import ZH_FALSE, ZH_HEADERS, ZH_TRUE, ZH_VALUES
-from warehouse.build import MART_KEYS, connect_readonly
 
 #: Bump when a feed's columns, types or file formats change incompatibly.
 FEEDS_SCHEMA_VERSION = 1
