@@ -332,20 +332,37 @@ def feeds(lang: str) -> None:
 
 
 @main.command()
-@click.option("--days", type=click.IntRange(1, 366), default=30, show_default=True,
-              help="Days in the window, ending at the newest lesson_date in the warehouse.")
-def report(days: int) -> None:
+@click.option("--days", type=click.IntRange(1, 366), default=None,
+              help="Days of lessons in the page, ending at the newest lesson_date  [default: 140, a term].")
+@click.option("--period", default=None, metavar="PERIOD",
+              help="Open on one period and embed only it and the one before: 2026-11, 2026-W48, 2026秋 or "
+                   "2026-11-01..2026-11-30.")
+@click.option("--class", "class_", default=None, metavar="CLASS", help="Only this class (its id or exact name).")
+@click.option("--out", type=click.Path(dir_okay=False), default=None,
+              help="Where to write  [default: report/index.html; with --period/--class report/<period>_<class>.html].")
+def report(days: int | None, period: str | None, class_: str | None, out: str | None) -> None:
     """Write the self-contained HTML report from the published warehouse (exit codes as feeds)."""
+    import re
+    from pathlib import Path
+
     from assets.publish.assets import data_notes
-    from assets.publish.report import build_report
+    from assets.publish.report import DEFAULT_DAYS, build_report
     from warehouse.readers import WarehouseLockedError
 
     dirs, wh = _published_warehouse()
+    if out is None:
+        out = dirs.report
+        if period or class_:
+            slug = "_".join(re.sub(r"[^\w.-]+", "-", v) for v in (period, class_) if v)
+            out = dirs.report.with_name(f"{slug}.html")
+    out = Path(out)
     try:
-        r = build_report(wh, dirs.report, days=days, notes=data_notes(dirs))
+        r = build_report(wh, out, days=days or DEFAULT_DAYS, notes=data_notes(dirs), period=period, class_=class_)
     except WarehouseLockedError as exc:
         click.echo(f"liveclass: {exc}", err=True)
         sys.exit(EXIT_INPUT)
+    except ValueError as exc:
+        raise click.UsageError(str(exc)) from None
     click.echo(f"Report: {r.path}  ({r.bytes:,} bytes, window {r.window[0]} .. {r.window[1]}, {r.seconds:.1f}s)")
 
 
