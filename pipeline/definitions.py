@@ -1,37 +1,72 @@
-"""Everything Dagster loads: assets by layer, checks, jobs, schedule, sensor, resources.
+"""Everything Dagster loads: assets by layer, checks, jobs, schedule, automation, resources.
 
 ``build_defs(settings)`` assembles them from a :class:`~pipeline.core.settings.Settings`
-value; the module-level ``defs`` (what ``dagster dev -w workspace.yaml`` loads) is
-``build_defs(Settings.from_env())``.  The secret reaches the API resource as an
-``EnvVar`` when it came from the environment, so the UI never shows it.
+value; the module-level ``defs`` (what ``dagster dev -m pipeline.definitions`` and
+``workspace.yaml`` load) is ``build_defs(Settings.from_env())``.  The secret reaches the API
+resource as an ``EnvVar`` when it came from the environment, so the UI never shows it; with no
+``LIVECLASS_BASE_URL`` the API resource uses the embedded sandbox (docs/dagster.md).
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import date
 
-from dagster import AssetsDefinition, AssetSelection, Definitions, EnvVar, define_asset_job
+from dagster import (
+    AssetsDefinition,
+    AssetSelection,
+    AutomationCondition,
+    Definitions,
+    EnvVar,
+    define_asset_job,
+    in_process_executor,
+)
 
 from assets.lake.assets import build_lake_assets, lake_course_progress
-from assets.partitions import daily_partitions
+from assets.lake.roster import roster_assets
+from assets.partitions import OWNERS, daily_partitions
 from assets.publish.assets import feeds_files, report_html
 from assets.raw.assets import build_raw_assets, raw_course_progress
 from assets.resources import DataDirResource, LiveClassApiResource
-from assets.warehouse.assets import warehouse_duckdb
+from assets.warehouse.assets import build_warehouse_assets, warehouse_assets
+from pipeline.core import schemas
 from pipeline.core.settings import DEFAULT_START_DATE, Settings
-from pipeline.schedules import build_schedules
+from pipeline.schedules import PUBLISH_INTERVAL_S, build_schedules, publish_condition
 
 DAILY_JOB = "daily_extract"
 PUBLISH_JOB = "publish"
 
-#: The publish job, in order: course progress (raw, lake), warehouse, feeds, report.
-PUBLISH_ASSETS = [raw_course_progress, lake_course_progress, warehouse_duckdb, feeds_files, report_html]
+#: The publish job, in order: course progress (raw, lake), warehouse tables, feeds, report.
+PUBLISH_ASSETS = [raw_course_progress, lake_course_progress, warehouse_assets, feeds_files, report_html]
 
 
 def daily_assets(first_day: date = DEFAULT_START_DATE) -> list[AssetsDefinition]:
     """The daily raw and lake assets, on partitions starting at ``first_day``."""
     partitions = daily_partitions(first_day)
     return [*build_raw_assets(partitions), *build_lake_assets(partitions)]
+
+
+def first_lake_day(settings: Settings) -> date | None:
+    """The first day any daily lake table holds (directory names only), or None."""
+    firsts = [files[0] for files in (settings.dirs.lake_files(t) for t in schemas.DAILY_TABLES) if files]
+    days = []
+    for path in firsts:
+        try:
+            days.append(date.fromisoformat(path.parent.name.removeprefix("date=")))
+        except ValueError:
+            continue
+    return min(days) if days else None
+
+
+def first_partition(settings: Settings, *also: date) -> date:
+    """Where the daily partitions start: ``LIVECLASS_START_DATE`` when it is set to another day than the
+    default; else the first day the lake holds, so the UI's "filled" counts the days extracted (after
+    ``make run``: 7 of 7); else the default.  ``also``: days that must be partitions (a run's window)."""
+    if settings.start_date != DEFAULT_START_DATE:
+        first = settings.start_date
+    else:
+        first = first_lake_day(settings) or settings.start_date
+    return min([first, *also])
 
 
 def build_resources(settings: Settings) -> dict:
@@ -48,23 +83,48 @@ def build_resources(settings: Settings) -> dict:
     }
 
 
-def build_defs(settings: Settings) -> Definitions:
-    daily = daily_assets(settings.start_date)
+def presented(assets: Sequence[AssetsDefinition]) -> list[AssetsDefinition]:
+    """The same assets, each with an owner and a ``layer`` tag (an asset that sets its own keeps them)."""
+    def fill(spec):
+        tags = {"layer": spec.key.path[0], **spec.tags}
+        return spec.replace_attributes(owners=spec.owners or OWNERS, tags={k: v for k, v in tags.items()
+                                                                             if not k.startswith("dagster/kind/")})
+    return [a.map_asset_specs(fill) for a in assets]
+
+
+def with_automation(assets: Sequence[AssetsDefinition], condition: AutomationCondition) -> list[AssetsDefinition]:
+    """The same assets, each of their specs under ``condition``."""
+    return [a.map_asset_specs(lambda spec: spec.replace_attributes(automation_condition=condition)) for a in assets]
+
+
+def build_defs(settings: Settings, *, first_day: date | None = None,
+               publish_interval_s: int = PUBLISH_INTERVAL_S) -> Definitions:
+    first = first_day or first_partition(settings)
+    daily = daily_assets(first)
+    # the roster (optional files) is refreshed by every publish job run (`liveclass run`); under automation it
+    # is refreshed when materialized from the UI or CLI (docs/roster.md), and the warehouse reads what is there
+    roster = roster_assets(settings.roster_folder)
+    automated = with_automation([raw_course_progress, lake_course_progress, build_warehouse_assets(), feeds_files,
+                                 report_html], publish_condition())
+    publish = [*roster, *automated]
     daily_job = define_asset_job(
         DAILY_JOB, selection=AssetSelection.assets(*daily),
-        description="Extract one day: raw API pages, then typed lake tables with their checks.")
+        description="Extract one day (or a range): raw API pages, then typed lake tables with their checks.")
     publish_job = define_asset_job(
-        PUBLISH_JOB, selection=AssetSelection.assets(*PUBLISH_ASSETS),
-        description="Course progress snapshot, then rebuild and publish the DuckDB warehouse, then the feeds and "
-                    "report.")
-    schedules, sensors = build_schedules(daily_job, publish_job, lookback_days=settings.lookback_days,
-                                         first_day=settings.start_date)
+        PUBLISH_JOB, selection=AssetSelection.assets(*publish),
+        description="Course progress snapshot, then rebuild and publish the DuckDB warehouse (every table an "
+                    "asset), then the feeds and report.")
+    schedules, sensors = build_schedules(daily_job, automated, lookback_days=settings.lookback_days, first_day=first,
+                                         publish_interval_s=publish_interval_s)
     return Definitions(
-        assets=[*daily, *PUBLISH_ASSETS],
+        assets=presented([*daily, *publish]),
         jobs=[daily_job, publish_job],
         schedules=schedules,
         sensors=sensors,
         resources=build_resources(settings),
+        # every run's steps in its one process, as `liveclass run` runs them: no process start per step
+        # (seconds each), and the parallelism that matters is the client's concurrent requests
+        executor=in_process_executor,
     )
 
 

@@ -215,7 +215,7 @@ def _day_result(day: str, result, seconds: float) -> DayResult:
             out.api_calls += int(md.get("api_calls", 0))
             out.retries += int(md.get("retries", 0))
         elif key[0] == "lake":
-            out.rows[key[1]] = int(md.get("rows", 0))
+            out.rows[key[1]] = int(md.get("dagster/partition_row_count", md.get("dagster/row_count", 0)))
     if not result.success:
         out.error = failure_text(result)
     return out
@@ -241,11 +241,12 @@ def failure_text(result) -> str:
 
 
 def run_window(settings: Settings, start: date | None = None, end: date | None = None, *,
-               echo: Callable[[str], None] = print) -> RunSummary:
+               echo: Callable[[str], None] = print, progress: Callable[[str], None] | None = None) -> RunSummary:
     """``liveclass run``: extract the window's days, one Dagster run each, then publish once.
 
     Without a platform profile in the data directory, the platform is probed first (a few dozen
-    read-only calls over the window's last days) and the profile written."""
+    read-only calls over the window's last days) and the profile written.  ``progress`` receives a
+    line every half second or so while a day runs (which day, raw asset, API, calls done/planned, ETA)."""
     days = resolve_window(start, end, settings.start_date)
     check_data_dir(settings.data_dir)
     with api_environment(settings, echo) as (settings, sandbox_url):
@@ -257,7 +258,7 @@ def run_window(settings: Settings, start: date | None = None, end: date | None =
                     probe_platform(settings, days[-PROBE_DAYS:], echo)
                 except ApiError as exc:  # the run's own retries and checks still stand guard
                     echo(f"  the probe failed ({exc}); using the default readings this time")
-            return _execute(settings, days, sandbox_url, echo)
+            return _execute(settings, days, sandbox_url, echo, progress)
 
 
 #: Days the probe looks at (the newest of the window).
@@ -283,66 +284,140 @@ def probe_platform(settings: Settings, days: list[date], echo: Callable[[str], N
     return profile
 
 
+#: The instance configuration shipped with liveclass (pool limit, run queue, monitoring, retention).
+INSTANCE_CONFIG = Path(__file__).with_name("dagster.yaml")
+
+
+def ensure_instance_home(home: Path) -> Path:
+    """``home`` with a ``dagster.yaml`` (the shipped one, copied on first use; never overwritten)."""
+    home.mkdir(parents=True, exist_ok=True)
+    config = home / "dagster.yaml"
+    if not config.exists():
+        from pipeline.core.files import atomic_write_bytes
+
+        atomic_write_bytes(config, INSTANCE_CONFIG.read_bytes())
+    return home
+
+
 def dagster_instance(home: Path):
-    """The Dagster instance in ``home`` (created on first use: no telemetry, quiet runs)."""
+    """The Dagster instance in ``home`` (its configuration shipped on first use)."""
     from dagster import DagsterInstance
 
-    home.mkdir(parents=True, exist_ok=True)
-    if not (home / "dagster.yaml").exists():
-        (home / "dagster.yaml").write_text("telemetry:\n  enabled: false\n")
-    return DagsterInstance.from_config(str(home))
+    return DagsterInstance.from_config(str(ensure_instance_home(home)))
+
+
+#: The process that ran a ``liveclass run`` run (to tell a dead run from a running one).
+PID_TAG = "liveclass/pid"
+WINDOW_TAG = "liveclass/window"
+
+
+def run_tags(days: list[date]) -> dict[str, str]:
+    """What every Dagster run of this ``liveclass run`` carries: who started it, its window, its process."""
+    from pipeline.schedules import BY_LIVECLASS_RUN, STARTED_BY_TAG
+
+    return {STARTED_BY_TAG: BY_LIVECLASS_RUN, WINDOW_TAG: f"{days[0]}..{days[-1]}", PID_TAG: str(os.getpid())}
+
+
+def reap_dead_runs(instance) -> list[str]:
+    """Mark failed the runs of a ``liveclass run`` that was killed (still "started" in the instance, its
+    process gone), so Dagster does not show them in progress forever and the publish automation
+    does not wait for them; returns their ids.  Runs Dagster launched are its run monitoring's."""
+    from dagster import DagsterRunStatus, RunsFilter
+
+    from pipeline.core.files import pid_alive
+    from pipeline.schedules import BY_LIVECLASS_RUN, STARTED_BY_TAG
+
+    unfinished = [DagsterRunStatus.NOT_STARTED, DagsterRunStatus.STARTING, DagsterRunStatus.STARTED,
+                  DagsterRunStatus.CANCELING]
+    reaped = []
+    for run in instance.get_runs(filters=RunsFilter(statuses=unfinished, tags={STARTED_BY_TAG: BY_LIVECLASS_RUN})):
+        pid = run.tags.get(PID_TAG, "")
+        if pid.isdigit() and int(pid) != os.getpid() and not pid_alive(int(pid)):
+            instance.report_run_failed(run, message=f"the liveclass run process {pid} that ran it is gone (killed)")
+            reaped.append(run.run_id)
+    return reaped
+
+
+@contextlib.contextmanager
+def day_progress(progress: Callable[[str], None] | None, i: int, n: int) -> Iterator[None]:
+    """While day ``i`` of ``n`` runs in this process, its raw assets' progress reaches ``progress``."""
+    import assets.raw.assets as raw
+
+    if progress is None:
+        yield
+        return
+    before = raw.progress_sink
+    raw.progress_sink = lambda p: progress(f"  [{i}/{n}] {p.line()}")
+    try:
+        yield
+    finally:
+        raw.progress_sink = before
 
 
 def _execute(settings: Settings, days: list[date], sandbox_url: str | None,
-             echo: Callable[[str], None]) -> RunSummary:
-    from pipeline.definitions import DAILY_JOB, PUBLISH_JOB, build_defs
+             echo: Callable[[str], None], progress: Callable[[str], None] | None = None) -> RunSummary:
+    from pipeline.definitions import DAILY_JOB, PUBLISH_JOB, build_defs, first_partition
     from pipeline.schedules import publish_verdict
 
     dirs = settings.dirs
-    defs = build_defs(settings)
+    defs = build_defs(settings, first_day=first_partition(settings, days[0]))
     instance = dagster_instance(settings.dagster_home)
+    reaped = reap_dead_runs(instance)
+    if reaped:
+        echo(f"  ({len(reaped)} run(s) of an earlier liveclass run that was killed marked failed)")
+    tags = run_tags(days)
     results: list[DayResult] = []
     echo(f"Extracting {len(days)} day(s) {days[0]} .. {days[-1]} into {dirs.root}")
     job = defs.resolve_job_def(DAILY_JOB)
     for i, day in enumerate(days, 1):
         t0 = time.monotonic()
-        res = job.execute_in_process(partition_key=day.isoformat(), instance=instance, raise_on_error=False,
-                                     run_config=QUIET)
+        with day_progress(progress, i, len(days)):
+            res = job.execute_in_process(partition_key=day.isoformat(), instance=instance, raise_on_error=False,
+                                         run_config=QUIET, tags=tags)
         r = _day_result(day.isoformat(), res, time.monotonic() - t0)
         results.append(r)
         status = "ok" if r.success else f"FAILED: {r.error}"
         echo(f"  [{i}/{len(days)}] {r.day}: {r.rows.get('lessons', 0)} lessons, {r.api_calls} API calls"
              f" ({r.retries} retries), {sum(r.rows.values())} lake rows, {r.seconds:.1f}s  {status}")
-    publish, _why = publish_verdict({r.day: r.success for r in results})
+    publish, why = publish_verdict({r.day: r.success for r in results})
     if not publish:
         # The warehouse only ever reflects complete extractions: a failed day may have left some of
         # its lake tables new and others old (each table is all-or-nothing, checked before writing).
-        echo("Not publishing: the warehouse, feeds and report keep the previous data until the failed days succeed.")
+        echo(f"Not publishing ({why}): the warehouse, feeds and report keep the previous data until the failed "
+             "days succeed.")
         return RunSummary(results, None, {}, sandbox_url, published=False)
     echo("Publishing the warehouse ...")
     pub = defs.resolve_job_def(PUBLISH_JOB).execute_in_process(instance=instance, raise_on_error=False,
-                                                               run_config=QUIET)
-    published = {ev.materialization.asset_key for ev in pub.get_asset_materialization_events()}
+                                                               run_config=QUIET, tags=tags)
+    mats = {ev.materialization.asset_key: ev.materialization for ev in pub.get_asset_materialization_events()}
+    _echo_roster(dirs, echo)
     # the warehouse may be published even when a later step (feeds, report) failed
-    from assets.publish.assets import feeds_files, report_html
-    from assets.warehouse.assets import WAREHOUSE_KEY
+    from assets.publish.assets import FEEDS_KEY, REPORT_KEY
+    from assets.warehouse.assets import ETL_KEY
 
-    warehouse = dirs.warehouse if WAREHOUSE_KEY in published else None
-    mart_rows: dict[str, int] = {}
-    if warehouse is not None:
-        from warehouse.build import MART_KEYS, connect_readonly
-
-        con = connect_readonly(warehouse)
-        try:
-            for m in MART_KEYS:
-                mart_rows[m] = con.execute(f'SELECT count(*) FROM "{m}"').fetchone()[0]
-        finally:
-            con.close()
+    warehouse = dirs.warehouse if ETL_KEY in mats else None
+    mart_rows = {key.path[-1]: int(m.metadata["dagster/row_count"].value) for key, m in mats.items()
+                 if key.path[0] == "warehouse" and key.path[-1].startswith("mart_") and "dagster/row_count" in m.metadata}
     if not pub.success:
         echo(f"  publish FAILED: {failure_text(pub)}")
-    feeds = dirs.feeds if feeds_files.key in published else None
-    report = dirs.report if report_html.key in published else None
+    feeds = dirs.feeds if FEEDS_KEY in mats else None
+    report = dirs.report if REPORT_KEY in mats else None
     from assets.publish.assets import data_notes
 
     return RunSummary(results, warehouse, mart_rows, sandbox_url, feeds=feeds, report=report,
                       published=pub.success, warnings=data_notes(dirs) if warehouse is not None else [])
+
+
+def _echo_roster(dirs, echo) -> None:
+    """The roster's problems, one line each (mobiles masked), and how many students it named."""
+    import pyarrow.parquet as pq
+
+    problems, students = dirs.lake_snapshot("roster_problems"), dirs.lake_snapshot("roster_students")
+    if not problems.is_file():
+        return
+    lines = pq.read_table(problems, columns=["message"]).column("message").to_pylist()
+    named = pq.read_metadata(students).num_rows if students.is_file() else 0
+    echo(f"Roster: {named} students matched to platform users, {len(lines)} problem(s)"
+         + (":" if lines else "."))
+    for line in lines:
+        echo(f"  {line}")

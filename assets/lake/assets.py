@@ -2,7 +2,10 @@
 
 Reads only raw pages (never the API).  Every table's checks run on the new table
 *before* it is written: a partition that fails them is not written at all (the
-previous one stays) and the step fails, naming the failed checks.
+previous one stays) and the step fails, naming the failed checks.  A run covering a
+range of days (single-run backfill) does this day by day: the days that pass are
+written and recorded as materialized, a day that fails is neither, and the run fails
+naming it; each check's one result says which days failed it.
 """
 
 import json
@@ -18,11 +21,15 @@ from dagster import (
     AssetCheckSpec,
     AssetExecutionContext,
     AssetKey,
+    AssetMaterialization,
     AssetsDefinition,
     DailyPartitionsDefinition,
     Failure,
     MaterializeResult,
     MetadataValue,
+    TableColumn,
+    TableColumnConstraints,
+    TableSchema,
     asset,
 )
 
@@ -30,18 +37,38 @@ from pipeline.core import schemas
 from pipeline.core.crash import crash_point
 from pipeline.core.profile import PlatformProfile
 
+from ..partitions import DAILY_BACKFILL, OWNERS, labelled, layer_tags
 from ..raw import fanout
-from ..raw.assets import COURSE_PROGRESS, raw_key
+from ..raw.assets import COURSE_PROGRESS, partition_days, range_failure, raw_key
 from ..raw.store import read_raw
 from ..resources import DataDirResource
 from . import checks, normalize
 from .store import read_table, write_table
 
 LAYER = "lake"
+#: The one lake asset that writes every roster table (``assets/lake/roster.py``).
+ROSTER = "roster"
 
 
 def lake_key(table: str) -> AssetKey:
     return AssetKey([LAYER, table])
+
+
+def lake_table_key(table: str) -> AssetKey:
+    """The lake asset that writes lake table ``table`` (the roster tables share ``lake/roster``)."""
+    return lake_key(ROSTER) if table in schemas.ROSTER_TABLES else lake_key(table)
+
+
+def arrow_table_schema(schema: pa.Schema) -> TableSchema:
+    """A lake schema as Dagster's standard column schema (``dagster/column_schema``)."""
+    return TableSchema(columns=[
+        TableColumn(name=f.name, type=str(f.type), constraints=TableColumnConstraints(nullable=f.nullable))
+        for f in schema])
+
+
+def table_metadata(table: str, schema: pa.Schema) -> dict:
+    """Definition metadata of a lake table: its columns and where it lives."""
+    return {"dagster/column_schema": arrow_table_schema(schema), "dagster/table_name": f"lake.{table}"}
 
 
 @dataclass
@@ -78,11 +105,14 @@ def _common_checks(table: str) -> list[Check]:
     ]
 
 
-def _check_result(name: str, passed: bool, meta: dict) -> AssetCheckResult:
+def _metadata(meta: dict) -> dict:
     safe = checks.json_safe(meta)
-    return AssetCheckResult(
-        check_name=name, passed=passed, severity=AssetCheckSeverity.ERROR,
-        metadata={k: MetadataValue.json(v) if isinstance(v, (dict, list)) else v for k, v in safe.items()})
+    return {k: MetadataValue.json(v) if isinstance(v, (dict, list)) else v for k, v in safe.items()}
+
+
+def _check_result(name: str, passed: bool, meta: dict) -> AssetCheckResult:
+    return AssetCheckResult(check_name=name, passed=passed, severity=AssetCheckSeverity.ERROR,
+                            metadata=_metadata(meta))
 
 
 def lake_asset(table: str, group: str, raw: tuple[str, ...], build: Callable[..., normalize.Normalized],
@@ -100,36 +130,75 @@ def lake_asset(table: str, group: str, raw: tuple[str, ...], build: Callable[...
         group_name=group,
         kinds={"python", "parquet"},
         partitions_def=partitions,
+        backfill_policy=DAILY_BACKFILL,
         deps=[raw_key(r) for r in (*raw, *cross)] + [lake_key(t) for t in needs],
-        description=description or f"Typed lake table `{table}` (schema in pipeline/core/schemas.py).",
+        description=labelled(LAYER, (description or f"`{table}`, normalised from {', '.join(f'raw/{r}' for r in raw)}")
+                             + f"; lake/{table}/date=YYYY-MM-DD/part-0.parquet, schema in pipeline/core/schemas.py, "
+                               "checked before it is written."),
+        owners=OWNERS,
+        tags=layer_tags(LAYER, group, cadence="daily"),
         check_specs=[AssetCheckSpec(name, asset=key, description=desc, blocking=True) for name, desc, _ in all_checks],
-        metadata={"columns": MetadataValue.md("\n".join(f"- `{f.name}`: {f.type}" for f in schemas.DAILY_TABLES[table]))},
+        metadata=table_metadata(table, schemas.DAILY_TABLES[table]),
     )
     def _lake(context: AssetExecutionContext, data_dir: DataDirResource):
-        day_s = context.partition_key
         dirs = data_dir.dirs
-        t0 = time.monotonic()
-        ctx = Context(date.fromisoformat(day_s), {t: read_table(dirs.lake_file(t, day_s)) for t in needs},
-                      {g: read_raw(dirs.raw_file(g, day_s)) for g in cross}, data_dir.profile)
-        norm = build(ctx.day, *(read_raw(dirs.raw_file(r, day_s)) for r in raw), **inputs(ctx))
-        results, failed = [], []
-        for name, _desc, fn in all_checks:
-            passed, meta = fn(norm, ctx)
-            results.append(_check_result(name, passed, meta))
-            if not passed:
-                failed.append(f"{name} {json.dumps(checks.json_safe(meta), ensure_ascii=False)}")
-        if failed:
+
+        def evaluate(day_s: str):
+            """The day's normalised table, its check results and the failed checks (nothing written)."""
+            ctx = Context(date.fromisoformat(day_s), {t: read_table(dirs.lake_file(t, day_s)) for t in needs},
+                          {g: read_raw(dirs.raw_file(g, day_s)) for g in cross}, data_dir.profile)
+            norm = build(ctx.day, *(read_raw(dirs.raw_file(r, day_s)) for r in raw), **inputs(ctx))
+            outcomes = [(name, *fn(norm, ctx)) for name, _desc, fn in all_checks]
+            failed = [f"{name} {json.dumps(checks.json_safe(meta), ensure_ascii=False)}"
+                      for name, passed, meta in outcomes if not passed]
+            return norm, outcomes, failed
+
+        def write(day_s: str, norm: normalize.Normalized, t0: float) -> dict:
+            path = dirs.lake_file(table, day_s)
+            write_table(norm.table, path)
+            crash_point("lake.after_write")
+            return {"dagster/partition_row_count": MetadataValue.int(norm.table.num_rows),
+                    "path": MetadataValue.path(str(path)),
+                    "duration_s": MetadataValue.float(round(time.monotonic() - t0, 3))}
+
+        days = partition_days(context)
+        if len(days) == 1:
+            t0 = time.monotonic()
+            norm, outcomes, failed = evaluate(days[0])
+            results = [_check_result(name, passed, meta) for name, passed, meta in outcomes]
+            if failed:
+                yield from results
+                raise Failure(description=f"lake/{table} {days[0]} not written (the previous partition stays): "
+                                          + "; ".join(failed)[:2000])
+            yield MaterializeResult(metadata=write(days[0], norm, t0), check_results=results)
+            return
+
+        done: dict[str, dict] = {}
+        failed_days: dict[str, dict[str, dict]] = {}  # day -> failed check -> its metadata
+        for day_s in days:
+            t0 = time.monotonic()
+            try:
+                norm, outcomes, failed = evaluate(day_s)
+            except Exception as exc:  # e.g. the day's raw pages are missing: stop the range here
+                yield from range_failure(key, done, day_s, exc)
+            if failed:
+                failed_days[day_s] = {name: meta for name, passed, meta in outcomes if not passed}
+                context.log.error(f"lake/{table} {day_s} not written (the previous partition stays): "
+                                  + "; ".join(failed)[:2000])
+                continue
+            done[day_s] = write(day_s, norm, t0)
+            context.add_asset_metadata(done[day_s], partition_key=day_s)
+        results = [_check_result(name, not any(name in f for f in failed_days.values()),
+                                 {"days": len(days), "failed_days": {d: f[name] for d, f in failed_days.items()
+                                                                     if name in f}})
+                   for name, _desc, _fn in all_checks]
+        if failed_days:
+            for day_s, meta in done.items():
+                yield AssetMaterialization(asset_key=key, partition=day_s, metadata=meta)
             yield from results
-            raise Failure(description=f"lake/{table} {day_s} not written (the previous partition stays): "
-                                      + "; ".join(failed)[:2000])
-        path = dirs.lake_file(table, day_s)
-        write_table(norm.table, path)
-        crash_point("lake.after_write")
-        yield MaterializeResult(
-            metadata={"rows": MetadataValue.int(norm.table.num_rows), "path": MetadataValue.path(str(path)),
-                      "duration_s": MetadataValue.float(round(time.monotonic() - t0, 3))},
-            check_results=results,
-        )
+            raise Failure(description=f"lake/{table}: {len(failed_days)} of {len(days)} day(s) not written (the "
+                                      f"previous partitions stay): {', '.join(failed_days)}; the other days are in")
+        yield MaterializeResult(check_results=results)
 
     return _lake
 
@@ -192,7 +261,11 @@ def build_lake_assets(partitions: DailyPartitionsDefinition) -> list[AssetsDefin
     group_name="courses",
     kinds={"python", "parquet"},
     deps=[raw_key(COURSE_PROGRESS)],
-    description="API 26 progress per class (a snapshot, not daily), from raw/course_progress.",
+    description=labelled(LAYER, "API 26 progress per class (a snapshot, not daily, "
+                                "lake/course_progress/snapshot.parquet), from raw/course_progress."),
+    owners=OWNERS,
+    tags=layer_tags(LAYER, "courses", cadence="snapshot"),
+    metadata=table_metadata(COURSE_PROGRESS, schemas.COURSE_PROGRESS),
     check_specs=[AssetCheckSpec("course_progress_unique_keys", asset=lake_key(COURSE_PROGRESS),
                                 blocking=True, description="One row per class."),
                  AssetCheckSpec("course_progress_adds_up", asset=lake_key(COURSE_PROGRESS), blocking=True,
@@ -212,7 +285,7 @@ def lake_course_progress(context: AssetExecutionContext, data_dir: DataDirResour
                                   + json.dumps(checks.json_safe(failed), ensure_ascii=False)[:2000])
     path = dirs.lake_snapshot(COURSE_PROGRESS)
     write_table(norm.table, path)
-    yield MaterializeResult(metadata={"rows": MetadataValue.int(norm.table.num_rows),
+    yield MaterializeResult(metadata={"dagster/row_count": MetadataValue.int(norm.table.num_rows),
                                       "path": MetadataValue.path(str(path)),
                                       "duration_s": MetadataValue.float(round(time.monotonic() - t0, 3))},
                             check_results=results)

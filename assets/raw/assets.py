@@ -4,10 +4,18 @@ The only layer that calls the API.  Each asset records every successful answer
 (with the parameters that were signed, never the secret or the signMsg) as one
 gzip JSON-lines file; what the next step asks for is read back from those pages
 (:mod:`.fanout`), so a payload problem is found by the lake with the pages on disk.
+
+A run may cover a range of days (single-run backfill policy, :mod:`assets.partitions`):
+the days are extracted one after the other, exactly as one-day runs would; the first day
+that fails stops the range, the days before it are recorded as materialized and the rest
+as failed, so the publish rule sees exactly which days are in.
 """
 
+import math
+import threading
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import date
 
 import pyarrow.parquet as pq
@@ -17,6 +25,7 @@ from dagster import (
     AssetCheckSpec,
     AssetExecutionContext,
     AssetKey,
+    AssetMaterialization,
     AssetsDefinition,
     DailyPartitionsDefinition,
     Failure,
@@ -25,11 +34,14 @@ from dagster import (
     asset,
 )
 
+from pipeline.api.catalog import BY_PATH, EVENT_TYPES
 from pipeline.core import calendar
+from pipeline.core import settings as env_names
 from pipeline.core.crash import crash_point
 from pipeline.core.layout import DataDir
 from pipeline.core.profile import PlatformProfile
 
+from ..partitions import DAILY_BACKFILL, OWNERS, labelled, layer_tags
 from ..resources import DataDirResource, LiveClassApiResource
 from . import extract, fanout
 from .store import Recorder, SnapshotAges, read_raw, write_raw
@@ -54,40 +66,151 @@ def api_metadata(stats: dict, seconds: float) -> dict:
 
 #: (client, day, data dir, partition key, profile) -> cached raw records to store beside the new pages, or None.
 Extractor = Callable[[object, date, DataDir, str, PlatformProfile], "list[dict] | None"]
+#: (data dir, partition key, profile) -> the calls a day's extraction will make at least, or None (not known
+#: before the first answers).  Only for progress: what is asked is the extractor's business.
+Planner = Callable[[DataDir, str, PlatformProfile], "int | None"]
+
+
+@dataclass(frozen=True)
+class Progress:
+    """Where one raw asset's day stands: what ``liveclass run`` shows while it waits, what the log says
+    every :data:`LOG_EVERY_S`, and (the last one) what the materialization records."""
+
+    group: str
+    day: str
+    endpoint: str          # the API the latest answer came from, e.g. "API 23"
+    done: int              # answers received
+    planned: int | None    # calls known to be needed (at least), None before the first answers tell
+    seconds: float
+
+    @property
+    def eta_s(self) -> float | None:
+        if not self.planned or not self.done:
+            return None
+        return max(0.0, self.seconds / self.done * (self.planned - self.done))
+
+    def line(self) -> str:
+        calls = f"{self.done}/{self.planned}" if self.planned else f"{self.done}"
+        eta = f", ETA {self.eta_s:.0f}s" if self.eta_s else ""
+        return f"{self.day} raw/{self.group} {self.endpoint or 'starting'}, {calls} calls{eta}"
+
+
+#: Where progress goes besides the log: ``liveclass run`` sets it while its days run in this process.
+progress_sink: Callable[[Progress], None] | None = None
+#: How often progress reaches the sink, and Dagster's log (seconds).
+SINK_EVERY_S, LOG_EVERY_S = 0.5, 15.0
+
+
+class _Tracker:
+    """The client's ``on_response`` hook for one day: records the answer, counts it, reports progress."""
+
+    def __init__(self, group: str, day: str, planned: int | None, recorder: Recorder, log) -> None:
+        self.group, self.day, self.planned, self.recorder, self.log = group, day, planned, recorder, log
+        self.t0 = self.sunk = self.logged = time.monotonic()
+        self.done, self.endpoint = 0, ""
+        self.lock = threading.Lock()
+
+    def snapshot(self) -> Progress:
+        return Progress(self.group, self.day, self.endpoint, self.done,
+                        max(self.planned, self.done) if self.planned else None, time.monotonic() - self.t0)
+
+    def __call__(self, path: str, params: dict, body: dict) -> None:
+        self.recorder(path, params, body)
+        with self.lock:
+            self.done += 1
+            endpoint = BY_PATH.get(path)
+            self.endpoint = f"API {endpoint.api}" if endpoint else path
+            now = time.monotonic()
+            sink = progress_sink is not None and now - self.sunk >= SINK_EVERY_S
+            log = now - self.logged >= LOG_EVERY_S
+            if sink:
+                self.sunk = now
+            if log:
+                self.logged = now
+            progress = self.snapshot() if sink or log else None
+        if sink and progress_sink is not None:
+            progress_sink(progress)
+        if log:
+            self.log.info(progress.line())
+
+
+def partition_days(context: AssetExecutionContext) -> list[str]:
+    """The days a run of a daily asset covers, oldest first: one, or a backfill's range."""
+    return list(context.partition_keys)
+
+
+def range_failure(key: AssetKey, done: dict[str, dict], day: str, exc: BaseException):
+    """After the first failed day of a range: the days before it are materialized, the rest fail."""
+    for d, meta in done.items():
+        yield AssetMaterialization(asset_key=key, partition=d, metadata=meta)
+    raise Failure(description=f"{key.to_user_string()} {day} failed ({type(exc).__name__}: {str(exc)[:500]}); "
+                              f"{len(done)} earlier day(s) of the range are in, this day and the later ones are not"
+                  ) from exc
 
 
 def raw_asset(group: str, domain: str, description: str, run: Extractor, partitions: DailyPartitionsDefinition,
-              deps: tuple[str, ...] = ()) -> AssetsDefinition:
+              deps: tuple[str, ...] = (), plan: Planner = lambda dirs, day, profile: None) -> AssetsDefinition:
+    key = raw_key(group)
+
     @asset(
-        key=raw_key(group),
+        key=key,
         group_name=domain,
         kinds={"python", "json"},
         partitions_def=partitions,
+        backfill_policy=DAILY_BACKFILL,
         deps=[raw_key(d) for d in deps],
-        description=description,
+        description=labelled(LAYER, description + f" Stored as raw/{group}/date=YYYY-MM-DD/pages.jsonl.gz."),
+        owners=OWNERS,
+        tags=layer_tags(LAYER, domain, source="openapi", cadence="daily"),
     )
-    def _raw(context: AssetExecutionContext, api: LiveClassApiResource, data_dir: DataDirResource) -> MaterializeResult:
-        day = context.partition_key
-        dirs = data_dir.dirs
-        recorder = Recorder()
-        profile = data_dir.profile
-        client = api.get_client(on_response=recorder, rate_limit_file=str(dirs.rate_limit_file), profile=profile)
-        t0 = time.monotonic()
-        try:
-            reused = run(client, date.fromisoformat(day), dirs, day, profile) or []
-        finally:
-            client.close()
-        path = dirs.raw_file(group, day)
-        crash_point("raw.before_write")
-        pages = write_raw(path, recorder.records + reused)
-        meta = api_metadata(client.stats.snapshot(), time.monotonic() - t0)
-        meta["pages"] = MetadataValue.int(pages)
-        meta["reused_pages"] = MetadataValue.int(len(reused))
-        meta["path"] = MetadataValue.path(str(path))
-        context.log.info(f"raw/{group} {day}: {pages} pages, {meta['api_calls'].value} API calls")
-        return MaterializeResult(metadata=meta)
+    def _raw(context: AssetExecutionContext, api: LiveClassApiResource, data_dir: DataDirResource):
+        days = partition_days(context)
+        if not api.base_url:
+            context.log.info(f"{env_names.BASE_URL} is not set: using the embedded sandbox (synthetic school)")
+        done: dict[str, dict] = {}
+        for day in days:
+            try:
+                meta = _extract_day(context, group, run, plan, day, api, data_dir)
+            except Exception as exc:
+                if len(days) == 1:
+                    raise
+                yield from range_failure(key, done, day, exc)
+            done[day] = meta
+            if len(days) > 1:
+                context.add_asset_metadata(meta, partition_key=day)
+        yield MaterializeResult(metadata=done[days[0]] if len(days) == 1 else None)
 
     return _raw
+
+
+def _extract_day(context, group: str, run: Extractor, plan: Planner, day: str, api: LiveClassApiResource,
+                 data_dir: DataDirResource) -> dict:
+    dirs = data_dir.dirs
+    recorder = Recorder()
+    profile = data_dir.profile
+    try:
+        planned = plan(dirs, day, profile)
+    except (OSError, ValueError):  # what it reads is missing: the extraction itself will say so
+        planned = None
+    tracker = _Tracker(group, day, planned, recorder, context.log)
+    client = api.get_client(on_response=tracker, rate_limit_file=str(dirs.rate_limit_file), profile=profile)
+    t0 = time.monotonic()
+    try:
+        reused = run(client, date.fromisoformat(day), dirs, day, profile) or []
+    finally:
+        client.close()
+    path = dirs.raw_file(group, day)
+    crash_point("raw.before_write")
+    pages = write_raw(path, recorder.records + reused)
+    meta = api_metadata(client.stats.snapshot(), time.monotonic() - t0)
+    meta["api_calls_planned"] = MetadataValue.int(planned) if planned is not None else MetadataValue.null()
+    meta["pages"] = MetadataValue.int(pages)
+    meta["reused_pages"] = MetadataValue.int(len(reused))
+    meta["path"] = MetadataValue.path(str(path))
+    if progress_sink is not None:
+        progress_sink(tracker.snapshot())
+    context.log.info(f"raw/{group} {day}: {pages} pages, {meta['api_calls'].value} API calls")
+    return meta
 
 
 def _pages(dirs: DataDir, group: str, day: str) -> list[dict]:
@@ -115,6 +238,12 @@ def _unheld(dirs: DataDir, day: str) -> list[int]:
     return fanout.unheld_lessons(_pages(dirs, "lessons", day))
 
 
+def _per_lesson_plan(dirs: DataDir, day: str, profile: PlatformProfile) -> int:
+    """One call per lesson of the window, two for a lesson never held (asked twice, see extract.consensus)."""
+    window = _window(dirs, day, profile)
+    return len(window) + len(set(_unheld(dirs, day)) & set(window))
+
+
 def build_raw_assets(partitions: DailyPartitionsDefinition) -> list[AssetsDefinition]:
     """The daily raw assets, in the order a day is extracted."""
     p = partitions
@@ -126,22 +255,25 @@ def build_raw_assets(partitions: DailyPartitionsDefinition) -> list[AssetsDefini
                   p),
         raw_asset("attendance", "attendance", "API 23: every page of every lesson's attendance.",
                   lambda c, d, dirs, day, pr: extract.attendance(c, _window(dirs, day, pr), _unheld(dirs, day)), p,
-                  deps=("lessons",)),
+                  deps=("lessons",), plan=_per_lesson_plan),
         raw_asset("teacher_inout", "teachers", "API 34: the teacher's in/out per lesson.",
                   lambda c, d, dirs, day, pr: extract.teacher_inout(c, _window(dirs, day, pr), _unheld(dirs, day)),
-                  p, deps=("lessons",)),
+                  p, deps=("lessons",), plan=_per_lesson_plan),
         raw_asset("awards", "engagement", "API 25: star awards, lesson ids batched by 100.",
-                  lambda c, d, dirs, day, pr: extract.awards(c, _window(dirs, day, pr)), p, deps=("lessons",)),
+                  lambda c, d, dirs, day, pr: extract.awards(c, _window(dirs, day, pr)), p, deps=("lessons",),
+                  plan=lambda dirs, day, pr: math.ceil(len(_window(dirs, day, pr)) / extract.BATCH)),
         raw_asset("key_event_counts", "engagement", "API 27: per-student counts of the six key events per lesson.",
                   lambda c, d, dirs, day, pr: extract.key_event_counts(c, _window(dirs, day, pr)), p,
-                  deps=("lessons",)),
+                  deps=("lessons",), plan=lambda dirs, day, pr: len(_window(dirs, day, pr)) * len(EVENT_TYPES)),
         raw_asset("key_event_times", "engagement",
                   "API 28: event times, only for (lesson, user, type) whose API 27 count is above zero.",
                   lambda c, d, dirs, day, pr: extract.key_event_times(
                       c, fanout.positive_event_triples(_pages(dirs, "key_event_counts", day))),
-                  p, deps=("key_event_counts",)),
+                  p, deps=("key_event_counts",),
+                  plan=lambda dirs, day, pr: len(list(fanout.positive_event_triples(_pages(dirs, "key_event_counts",
+                                                                                            day))))),
         raw_asset("help_requests", "support", "API 16: help requests raised during the day.",
-                  lambda c, d, dirs, day, pr: extract.help_requests(c, d), p),
+                  lambda c, d, dirs, day, pr: extract.help_requests(c, d), p, plan=lambda dirs, day, pr: 1),
     ]
 
 
@@ -154,8 +286,11 @@ PROGRESS_FRESH_CHECK = "course_progress_fresh"
     group_name="courses",
     kinds={"python", "json"},
     deps=[raw_key("lessons")],
-    description="API 26: current progress of every class seen in the raw lessons pages (a snapshot, not daily). "
-                "A class whose call fails keeps its previous answer, and the check course_progress_fresh warns.",
+    description=labelled(LAYER, "API 26: current progress of every class seen in the raw lessons pages (a snapshot, "
+                                "not daily, raw/course_progress/snapshot.jsonl.gz). A class whose call fails keeps "
+                                "its previous answer, and the check course_progress_fresh warns."),
+    owners=OWNERS,
+    tags=layer_tags(LAYER, "courses", source="openapi", cadence="snapshot"),
     check_specs=[AssetCheckSpec(PROGRESS_FRESH_CHECK, asset=raw_key(COURSE_PROGRESS), blocking=False,
                                 description="Every class seen has a course-progress answer from this refresh.")],
 )

@@ -134,3 +134,63 @@ def test_resolve_window_with_one_or_no_bound():
         with pytest.raises(ConfigError) as err:
             resolve_window(start, end, FIRST, now)
         assert words in str(err.value)
+
+
+def test_run_records_who_started_it_and_ships_the_instance_config(tmp_path):
+    """Every Dagster run of `liveclass run` says so (and its window); DAGSTER_HOME gets the shipped
+    dagster.yaml (pool limit, run queue, monitoring, retention); the partitions start at the window."""
+    from dagster import DagsterInstance
+
+    day = (datetime.now(TZ).date() - timedelta(days=1)).isoformat()
+    proc = liveclass(["run", "--start", day, "--end", day], tmp_path)
+    assert proc.returncode in (0, 3), proc.stderr[-2000:]
+    assert (tmp_path / "dh" / "dagster.yaml").read_text() == (
+        Path(__file__).parents[2] / "pipeline" / "dagster.yaml").read_text()
+    instance = DagsterInstance.from_config(str(tmp_path / "dh"))
+    assert instance.get_concurrency_config().pool_config.default_pool_limit == 1
+    runs = instance.get_runs()
+    assert {r.job_name for r in runs} == {"daily_extract", "publish"}
+    assert {r.tags["liveclass/started_by"] for r in runs} == {"liveclass run"}
+    assert {r.tags["liveclass/window"] for r in runs} == {f"{day}..{day}"}
+
+
+def test_runs_of_a_killed_liveclass_run_are_marked_failed(tmp_path):
+    from dagster import DagsterRunStatus
+    from dagster._core.test_utils import create_run_for_test
+
+    from pipeline.run import PID_TAG, dagster_instance, reap_dead_runs
+    from pipeline.schedules import BY_LIVECLASS_RUN, STARTED_BY_TAG
+
+    instance = dagster_instance(tmp_path / "dh")
+    dead = 2 ** 22 + 4321  # above pid_max on every default Linux
+    tags = {STARTED_BY_TAG: BY_LIVECLASS_RUN}
+    killed = create_run_for_test(instance, job_name="daily_extract", status=DagsterRunStatus.STARTED,
+                                 tags={**tags, PID_TAG: str(dead)})
+    alive = create_run_for_test(instance, job_name="daily_extract", status=DagsterRunStatus.STARTED,
+                                tags={**tags, PID_TAG: str(os.getppid())})
+    other = create_run_for_test(instance, job_name="daily_extract", status=DagsterRunStatus.STARTED,
+                                tags={PID_TAG: str(dead)})  # not ours: Dagster's run monitoring handles it
+    assert reap_dead_runs(instance) == [killed.run_id]
+    status = {r.run_id: r.status for r in instance.get_runs()}
+    assert status[killed.run_id] == DagsterRunStatus.FAILURE
+    assert status[alive.run_id] == status[other.run_id] == DagsterRunStatus.STARTED
+
+
+def test_liveclass_dev_prepares_dagster_home_and_runs_dagster_dev(tmp_path, monkeypatch):
+    from click.testing import CliRunner
+
+    from pipeline.cli import main
+
+    calls = []
+    monkeypatch.setattr(os, "execve", lambda path, args, env: calls.append((path, args, env)))
+    for name in [k for k in os.environ if k.startswith(("LIVECLASS_", "DAGSTER_"))]:
+        monkeypatch.delenv(name)
+    monkeypatch.chdir(tmp_path)
+    res = CliRunner().invoke(main, ["dev", "--", "-p", "3999"])
+    assert res.exit_code == 0, res.output
+    assert "embedded sandbox" in res.output
+    [(path, args, env)] = calls
+    assert Path(path).name == "dagster" and args[1:] == ["dev", "-m", "pipeline.definitions", "-p", "3999"]
+    assert env["DAGSTER_HOME"] == str(tmp_path / "dagster_home")
+    assert env["LIVECLASS_DATA_DIR"] == str(tmp_path / "data")
+    assert (tmp_path / "dagster_home" / "dagster.yaml").exists()
