@@ -206,3 +206,71 @@ def test_plain_duckdb_reads_beijing_hours(env, tmp_path):
     exp = {lid: ts.tz_convert("Asia/Shanghai").hour for lid, ts in zip(les.lesson_id, les.scheduled_start)}
     assert got == exp == hours
     assert LESSONS.field("scheduled_start").type.tz  # the lake keeps the zone; the warehouse shows wall time
+
+
+def _periods(df: pd.DataFrame, day_col: str) -> pd.DataFrame:
+    d = pd.to_datetime(df[day_col])
+    df = df.copy()
+    df["lesson_date"] = d.dt.date
+    df["week_start"] = (d - pd.to_timedelta(d.dt.day_of_week, unit="D")).dt.date
+    df["month_start"] = d.dt.to_period("M").dt.start_time.dt.date
+    season = {1: "寒", 2: "寒", 3: "春", 4: "春", 5: "春", 6: "春", 7: "暑", 8: "暑"}
+    df["term"] = d.dt.year.astype(str) + d.dt.month.map(lambda m: season.get(m, "秋"))
+    return df
+
+
+def _keyed(con, sql, keys):
+    got = rows(con, sql)
+    for k in keys:
+        if k != "term" and k.endswith(("_start", "_date")):
+            got[k] = pd.to_datetime(got[k]).dt.date
+    return got.set_index(keys).sort_index()
+
+
+@pytest.mark.parametrize("grain, key", [("day", "lesson_date"), ("week", "week_start"),
+                                         ("month", "month_start"), ("term", "term")])
+def test_student_attendance_per_grain_matches_truth(env, grain, key):
+    con, _, _, att = env
+    a = _periods(att, "ld")
+    exp = a.groupby(["user_id", key]).agg(lessons=("attended", "size"), attended=("attended", "sum"))
+    got = _keyed(con, f"SELECT user_id, {key}, lessons, attended FROM mart_student_attendance_{grain}",
+                 ["user_id", key])
+    assert got.astype(int).to_dict() == exp.astype(int).to_dict() and len(exp) > 0
+
+
+def test_class_teacher_and_school_months_match_truth(env):
+    con, truth, les, att = env
+    a = _periods(att, "ld")
+    exp = a.groupby(["class_id", "month_start"]).agg(n=("attended", "size"), a=("attended", "sum"))
+    got = _keyed(con, "SELECT class_id, month_start, student_lessons AS n, attended AS a "
+                      "FROM mart_class_attendance_month", ["class_id", "month_start"])
+    assert got.astype(int).to_dict() == exp.astype(int).to_dict()
+    exp = a.groupby("month_start").agg(students=("user_id", "nunique"), attended=("attended", "sum"))
+    got = _keyed(con, "SELECT month_start, distinct_students AS students, students_attended AS attended "
+                      "FROM mart_school_month WHERE students_enrolled > 0", ["month_start"])
+    assert got.astype(int).to_dict() == exp.astype(int).to_dict()
+    det, ti = truth["lessons_detail"], truth["teacher_inout"]
+    held = _periods(les[les.status == 2].merge(ti[["lesson_id", "late_minutes"]], on="lesson_id")
+                    .merge(det[["lesson_id", "teacher_id"]], on="lesson_id"), "lesson_date")
+    exp = held.groupby(["teacher_id", "month_start"]).agg(
+        held=("lesson_id", "size"), late=("late_minutes", lambda s: int((s > 0).sum())))
+    got = _keyed(con, "SELECT teacher_id, month_start, lessons_held AS held, late_starts AS late "
+                      "FROM mart_teacher_punctuality_month WHERE lessons_held > 0", ["teacher_id", "month_start"])
+    assert got.astype(int).to_dict() == exp.astype(int).to_dict() and exp.late.sum() > 0
+
+
+def test_teacher_punctuality_over_the_window_and_its_last_14_days_match_truth(env):
+    con, truth, les, _ = env
+    det, ti = truth["lessons_detail"], truth["teacher_inout"]
+    held = les[les.status == 2].merge(ti[["lesson_id", "late_minutes"]], on="lesson_id") \
+        .merge(det[["lesson_id", "teacher_id"]], on="lesson_id")
+    recent = held[held.lesson_date > max(les.lesson_date) - timedelta(days=14)]
+    got = rows(con, "SELECT teacher_id, late_starts, late_starts_14d, lessons_held_14d, period_start, period_end "
+                    "FROM mart_teacher_punctuality WHERE lessons_held > 0").set_index("teacher_id")
+    assert got.late_starts.to_dict() == held.groupby("teacher_id").late_minutes.apply(lambda s: int((s > 0).sum())
+                                                                                      ).to_dict()
+    r14 = recent.groupby("teacher_id").agg(n=("lesson_id", "size"), late=("late_minutes", lambda s: int((s > 0).sum())))
+    assert {t: (int(v.lessons_held_14d), int(v.late_starts_14d)) for t, v in got.iterrows() if v.lessons_held_14d} == {
+        t: (int(v.n), int(v.late)) for t, v in r14.iterrows()}
+    assert {d.date() for d in pd.to_datetime(got.period_start)} == {FIRST}
+    assert {d.date() for d in pd.to_datetime(got.period_end)} == {LAST}
