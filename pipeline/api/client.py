@@ -9,6 +9,14 @@ why retries are done here rather than by urllib3 or tenacity).  The call's one
 deadline (``max_retry_seconds`` after it started) bounds everything: the
 limiter's wait, each attempt's connect and reads, and the sleeps.
 
+The configured rate limit is a ceiling the limiter adapts below: an HTTP 429
+is reported to it (it slows down for every thread, and through its file for
+every process, and holds them all until the Retry-After has passed), a
+Retry-After on another answer (HTTP 503) holds them without slowing down, and
+the rate climbs back to the ceiling (AIMD, :mod:`.ratelimit`).  Error code
+50000 (服务端错误, the one 5xxxx code of Table 4) is a server error, not a
+"slow down": it is retried, the rate is left alone.
+
 The secret (held by a :class:`.secret.Secret`) and signMsg never reach logs,
 exceptions, reprs or the ``on_response`` hook.
 """
@@ -18,7 +26,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable, Iterable, Mapping
-from typing import Any, TypeVar
+from typing import Any, NamedTuple, TypeVar
 
 import requests
 
@@ -26,7 +34,7 @@ from .classify import Failure, classify
 from .concurrency import map_concurrent
 from .endpoints import EndpointsMixin
 from .errors import ApiError, TransientError
-from .ratelimit import RateLimitTimeout, make_limiter
+from .ratelimit import MAX_HOLD, RateLimitTimeout, make_limiter
 from .retry import RetryPolicy
 from .secret import Secret
 from .signing import encode_sign_msg
@@ -42,6 +50,13 @@ R = TypeVar("R")
 
 #: Largest answer body accepted by default.
 MAX_BODY_BYTES = 16 * 1024 * 1024
+
+
+class _Failed(NamedTuple):
+    """A failed attempt, and whether the rate limiter holds the next one until its Retry-After has passed."""
+
+    failure: Failure
+    paced: bool
 
 
 class LiveClassClient(EndpointsMixin):
@@ -79,6 +94,9 @@ class LiveClassClient(EndpointsMixin):
         self.on_response = on_response
         self.limiter = make_limiter(rate_limit_per_second, rate_limit_file)
         self.stats = ClientStats()
+        if self.limiter is not None:
+            self.stats.rate_ceiling = self.limiter.rate
+            self.stats.rate_now = self.limiter.rate_now
 
     # -- lifecycle -----------------------------------------------------------------
 
@@ -114,12 +132,12 @@ class LiveClassClient(EndpointsMixin):
         while True:
             attempt += 1
             outcome = self._attempt(path, params, attempt, deadline)
-            if not isinstance(outcome, Failure):
+            if not isinstance(outcome, _Failed):
                 self.stats.record_call(path, True)
                 if self.on_response is not None:
                     self.on_response(path, params, outcome)
                 return outcome
-            verdict = self.retry.after(path, outcome, attempt, started)
+            verdict = self.retry.after(path, outcome.failure, attempt, started, paced=outcome.paced)
             if isinstance(verdict, ApiError):
                 self.stats.record_call(path, False)
                 raise verdict  # outside any except block: no chain back to the request
@@ -127,14 +145,21 @@ class LiveClassClient(EndpointsMixin):
             if verdict > 0:
                 time.sleep(verdict)
 
-    def _attempt(self, path: str, params: dict[str, Any], attempt: int, deadline: float) -> dict[str, Any] | Failure:
-        if self.limiter is not None:
+    def _attempt(self, path: str, params: dict[str, Any], attempt: int,
+                 deadline: float) -> dict[str, Any] | _Failed:
+        """One attempt: the success body, or the failure (and whether the limiter took its Retry-After over)."""
+        limiter = self.limiter
+        slot = None
+        if limiter is not None:
             try:
-                self.stats.record_rate_wait(self.limiter.acquire(max_wait=deadline - time.monotonic()))
+                slot = limiter.acquire_slot(max_wait=deadline - time.monotonic())
             except RateLimitTimeout as exc:
                 self.stats.record_failure("rate_limit")
-                return Failure("rate_limit", TransientError(f"not sent: {exc}", path=path, retry_after=exc.wait))
+                return _Failed(Failure("rate_limit", TransientError(f"not sent: {exc}", path=path,
+                                                                     retry_after=exc.wait)), False)
+            self.stats.record_rate_wait(slot.wait, limiter.rate_now)
         form = {"applicationID": self.app_id, "signMsg": encode_sign_msg(params, self._secret)}
+        sent = time.monotonic()
         t0 = time.perf_counter()
         answer = self.transport.post(self.base_url + path, path, form, deadline)
         if isinstance(answer, Failure):
@@ -143,7 +168,10 @@ class LiveClassClient(EndpointsMixin):
             outcome = classify(path, answer.status, answer.headers, answer.body)
         seconds = time.perf_counter() - t0
         failure = outcome if isinstance(outcome, Failure) else None
-        self.stats.record_attempt(path, seconds, failure.kind if failure else None)
+        self.stats.record_attempt(path, seconds, failure.kind if failure else None, sent)
+        paced = False
+        if failure is not None and limiter is not None and failure.kind.startswith("http_"):
+            paced = self._pace(limiter, failure, slot)
         if failure is None:
             if log.isEnabledFor(logging.DEBUG):
                 log.debug("POST %s attempt=%d http=%s error_code=%s %.1fms", path, attempt, answer.status,
@@ -153,7 +181,21 @@ class LiveClassClient(EndpointsMixin):
             log.warning("POST %s attempt=%d http=%s error_code=%s %.1fms failed (%s%s): %s",
                         path, attempt, err.http_status, err.error_code, seconds * 1000, failure.kind,
                         ", retryable" if err.transient else "", err.msg)
-        return outcome
+        return outcome if failure is None else _Failed(failure, paced)
+
+    def _pace(self, limiter, failure: Failure, slot) -> bool:
+        """Tell the limiter about an HTTP failure: a 429 slows everyone down, a Retry-After holds everyone.
+        Whether the limiter holds the next attempt until the Retry-After has passed."""
+        retry_after = getattr(failure.error, "retry_after", None)
+        if failure.kind == "http_429":
+            decreased = limiter.throttled(slot.reserved if slot is not None else None, retry_after)
+            self.stats.record_throttle(decreased, limiter.rate_now)
+            if decreased:
+                log.info("HTTP 429: the request rate is now %.3g/s (ceiling %.3g/s)", limiter.rate_now, limiter.rate)
+            return retry_after is not None and 0 < retry_after <= MAX_HOLD
+        if retry_after is not None and retry_after > 0:
+            return limiter.hold(retry_after)
+        return False
 
     # -- concurrency ---------------------------------------------------------------
 

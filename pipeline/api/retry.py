@@ -5,7 +5,11 @@
   keeps every attempt inside it);
 * transient failures wait ``uniform(0, min(backoff_max, backoff_base * 2**(n-1)))``
   (exponential backoff, full jitter); a ``Retry-After`` is honoured in full, plus
-  a little jitter so that workers do not come back in step;
+  a little jitter so that workers do not come back in step; when the client's
+  rate limiter took the ``Retry-After`` over (``paced``: it holds every thread
+  until then and lets them go one interval apart, :mod:`.ratelimit`), the call
+  does not sleep by itself: its next attempt waits in the limiter's queue, and
+  the ``Retry-After`` still counts against the deadline;
 * a write (catalog ``WRITE_PATHS``: create, edit, delete) is retried only after
   a failure that proves the request never reached the platform (the connection
   was refused or timed out, HTTP 429, no rate-limit slot); any other failure
@@ -68,9 +72,12 @@ class RetryPolicy:
         ceiling = min(self.backoff_max, self.backoff_base * (2 ** (attempt - 1)))
         return self._random.uniform(0.0, ceiling)
 
-    def after(self, path: str, failure: Failure, attempt: int, started: float) -> float | ApiError:
+    def after(self, path: str, failure: Failure, attempt: int, started: float,
+              paced: bool = False) -> float | ApiError:
         """After failed attempt ``attempt`` of a call to ``path``: the seconds to sleep before the
-        next attempt, or the error that ends the call."""
+        next attempt, or the error that ends the call.  ``paced``: the rate limiter holds the next
+        attempt until the failure's Retry-After has passed, so the sleep is 0 (the deadline check
+        still counts the Retry-After)."""
         err = failure.error
         if err.transient and path in WRITE_PATHS and failure.kind not in NEVER_SENT:
             return OutcomeUnknown(
@@ -82,10 +89,11 @@ class RetryPolicy:
             err.args = (err._text(),)
             return err
         retry_after = getattr(err, "retry_after", None)
-        sleep = self.backoff(attempt, retry_after)
+        paced = paced and retry_after is not None
+        sleep = retry_after if paced else self.backoff(attempt, retry_after)
         now = time.monotonic()
         if attempt < self.max_attempts and now + sleep < self.deadline(started):
-            return sleep
+            return 0.0 if paced else sleep
         if attempt >= self.max_attempts:
             why = f"attempt limit {self.max_attempts}"
         elif retry_after is not None:

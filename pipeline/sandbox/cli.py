@@ -3,6 +3,7 @@
     liveclass sandbox [--port 8765 --seed 7 ...]           serve in the foreground
     liveclass sandbox serve [...]                          the same, explicitly
     liveclass sandbox --reading listen_time=seconds ...    play another reading of the document (repeatable)
+    liveclass sandbox --rate-limit 40 ...                  HTTP 429 + Retry-After above 40 requests/s per applicationID
     liveclass sandbox truth --seed 7 --start D --end D --out DIR   (the same for every --reading)
     liveclass sandbox roster --seed 7 --out DIR [--format csv|xlsx]  the school office's roster export
     python -m pipeline.sandbox.cli serve [...]             without the console script
@@ -18,7 +19,7 @@ import click
 
 from pipeline.core.calendar import TZ, TZ_NAME
 
-from .config import DEFAULT_APP_ID, DEFAULT_SECRET, INACTIVE_APP_ID, SandboxConfig
+from .config import DEFAULT_APP_ID, DEFAULT_SECRET, INACTIVE_APP_ID, SandboxConfig, default_burst
 from .drift import normalize_mode
 from .faults import parse_fault_kinds
 from .readings import READINGS, parse_readings
@@ -96,6 +97,11 @@ def _serve_options(fn):
         click.option("--log-level", default="warning", show_default=True,
                      type=click.Choice(["critical", "error", "warning", "info", "debug"])),
         _reading_option(),
+        click.option("--rate-limit", default=0.0, show_default=True, type=click.FloatRange(0, max_open=True, max=1e9),
+                     metavar="N", help="Requests per second per applicationID; above it HTTP 429 with Retry-After "
+                     "(decimal seconds), as an API gateway answers (0: no limit). See docs/sandbox.md."),
+        click.option("--rate-limit-burst", default=0, show_default=True, type=click.IntRange(0), metavar="B",
+                     help="Requests --rate-limit accepts at once (0: a quarter second's worth, max(1, ceil(N/4)))."),
     ]
     for opt in reversed(opts):
         fn = opt(fn)
@@ -109,6 +115,7 @@ def _config(kw: dict) -> SandboxConfig:
         slow_seconds=kw["slow_seconds"], retry_after=kw["retry_after"], now=_parse_now(kw["now"]),
         drift=normalize_mode(kw["drift"]) or False, convert_seconds=kw["convert_seconds"], log_level=kw["log_level"],
         fault_kinds=kw["fault_kinds"], header_timeout=kw["header_timeout"], readings=kw["readings"],
+        rate_limit=kw["rate_limit"], rate_limit_burst=kw["rate_limit_burst"],
     )
 
 
@@ -126,6 +133,10 @@ def _serve(config: SandboxConfig) -> None:
             click.echo(f"fault kinds: {', '.join(config.fault_kinds)}")
         if config.readings:
             click.echo("readings: " + ", ".join(f"{k}={v}" for k, v in config.readings.items()))
+        if config.rate_limit:
+            burst = config.rate_limit_burst or default_burst(config.rate_limit)
+            click.echo(f"rate limit: {config.rate_limit:g} requests/s per applicationID, burst {burst} "
+                       "(HTTP 429 + Retry-After above it)")
         sys.stdout.flush()
 
     serve_forever(config, on_ready=ready)

@@ -8,6 +8,7 @@ works with the signMsg codec (the AES key is the secret NUL-padded or cut to
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -16,12 +17,17 @@ from .drift import normalize_mode
 from .faults import parse_fault_kinds
 from .readings import parse_readings
 
-__all__ = ["DEFAULT_APP_ID", "INACTIVE_APP_ID", "DEFAULT_SECRET", "SandboxConfig"]
+__all__ = ["DEFAULT_APP_ID", "INACTIVE_APP_ID", "DEFAULT_SECRET", "SandboxConfig", "default_burst"]
 
 DEFAULT_APP_ID = "liveclass-sandbox"
 #: A second built-in application with active=0 (answers 20004); same secret.
 INACTIVE_APP_ID = "liveclass-sandbox-inactive"
 DEFAULT_SECRET = "sandbox-secret-not-for-production"
+
+
+def default_burst(rate: float) -> int:
+    """The burst of a rate limit of ``rate`` requests per second: a quarter of a second's worth, at least 1."""
+    return max(1, math.ceil(rate / 4))
 
 
 @dataclass
@@ -47,12 +53,20 @@ class SandboxConfig:
     # the platform's reading of ambiguous points (see sandbox/readings.py): key -> value, only those given
     # (the rest are the defaults); a mapping, "KEY=VALUE[,...]" or an iterable of "KEY=VALUE" is accepted
     readings: Mapping[str, str] = field(default_factory=dict)
+    # requests per second per applicationID, answered HTTP 429 + Retry-After above it, as an API gateway would
+    # (see server.RateLimit); 0: no limit
+    rate_limit: float = 0.0
+    rate_limit_burst: int = 0  # requests accepted at once; 0: a quarter second's worth, max(1, ceil(rate_limit / 4))
 
     def __post_init__(self) -> None:
         self.fault_kinds = parse_fault_kinds(self.fault_kinds)
         self.readings = parse_readings(self.readings)
         if self.header_timeout < 0:
             raise ValueError("header_timeout must not be negative")
+        if not self.rate_limit >= 0 or self.rate_limit == float("inf"):
+            raise ValueError("rate_limit must be a finite number >= 0 (0: no limit)")
+        if self.rate_limit_burst < 0:
+            raise ValueError("rate_limit_burst must not be negative (0: the default)")
 
     def cli_args(self) -> list[str]:
         """The ``liveclass sandbox`` flags reproducing this config."""
@@ -70,4 +84,8 @@ class SandboxConfig:
             args += ["--drift", mode]
         for key, value in self.readings.items():
             args += ["--reading", f"{key}={value}"]
+        if self.rate_limit:
+            args += ["--rate-limit", repr(float(self.rate_limit))]
+            if self.rate_limit_burst:
+                args += ["--rate-limit-burst", str(self.rate_limit_burst)]
         return args

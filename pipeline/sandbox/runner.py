@@ -108,7 +108,10 @@ class RunningSandbox:
 
 
 def start_sandbox(config: SandboxConfig | None = None, **overrides) -> RunningSandbox:
-    """Start a sandbox in a daemon thread; returns once it accepts connections."""
+    """Start a sandbox in a daemon thread; returns once it accepts connections.
+
+    ``overrides`` are :class:`SandboxConfig` fields, e.g. ``start_sandbox(rate_limit=40)`` (HTTP 429 above
+    40 requests/s per applicationID; the running limit is ``sandbox.app.rate_limit``)."""
     config = config or SandboxConfig()
     if overrides:
         names = {f.name for f in fields(SandboxConfig)}
@@ -205,4 +208,6 @@ class RunningSandboxProcess:
 
 
 def start_sandbox_process(config: SandboxConfig | None = None, **kw) -> RunningSandboxProcess:
+    """Start ``liveclass sandbox serve`` with ``config``'s flags (:meth:`SandboxConfig.cli_args`, the rate
+    limit included) in a subprocess; returns once it accepts connections."""
     return RunningSandboxProcess(config or SandboxConfig(), **kw)

@@ -12,6 +12,12 @@ envelope ``{"status":0,"error_code":N,"msg":"<Table 4 text>: <detail>","data":nu
    body with another content type has no form fields; the query string is
    ignored); the last of repeated fields wins, as in PHP; more than
    :data:`MAX_FIELDS` fields -> 40003
+4a. with a rate limit (``SandboxConfig.rate_limit``, ``--rate-limit N``): a
+   request whose applicationID is a known application and which is over
+   that application's limit -> **HTTP 429** with ``Retry-After`` (decimal
+   seconds until one more request would be accepted), plain text, as an API
+   gateway in front of the platform answers: nothing else is checked and
+   nothing is decoded (:class:`RateLimit`)
 5. applicationID absent or empty -> 20001; signMsg absent or empty -> 20002
 6. unknown applicationID -> 20003; an application with active=0 -> 20004
 7. a signMsg failing any check of :func:`decode_sign_msg` -> 20005 (the MAC
@@ -22,7 +28,8 @@ envelope ``{"status":0,"error_code":N,"msg":"<Table 4 text>: <detail>","data":nu
    as the platform's readings (:mod:`.readings`, ``app.readings``) say (with
    ``drift`` on, reshaped by :mod:`.drift` as a wandering platform would).
 
-Faults (:mod:`.faults`) are decided before all this; the opt-in ones that lie
+Faults (:mod:`.faults`) are decided before all this (after the rate limit:
+a request the limit refused draws no fault); the opt-in ones that lie
 (``swap``, ``nodata``, ``implausible``, ``oversized``) rewrite a copy of a
 successful answer of a reporting endpoint, never the platform's state.
 
@@ -35,12 +42,14 @@ from __future__ import annotations
 
 import json
 import logging
+import math
+import time
 from typing import Any
 
 from pipeline.api.errors import ERROR_MESSAGES
 from pipeline.api.signing import SignatureError, decode_sign_msg
 
-from .config import SandboxConfig
+from .config import SandboxConfig, default_burst
 from .drift import Drift, normalize_mode
 from .errors import Reject
 from .faults import (
@@ -78,6 +87,56 @@ def error_body(code: int, detail: str, code_key: str = "error_code") -> bytes:
     return dumps({"status": 0, code_key: code, "msg": f"{text}: {detail}" if detail else text, "data": None})
 
 
+class RateLimit:
+    """At most ``rate`` requests per second per key (applicationID), with a burst of ``burst``: GCRA.
+
+    The state of a key is its theoretical arrival time ``tat``; with interval
+    ``T = 1/rate`` and tolerance ``tau = (burst - 1) * T`` a request at ``now``
+    is accepted when ``tat - tau <= now`` (``tat`` becomes ``max(tat, now) + T``)
+    and refused otherwise, without taking anything: in any window of ``w``
+    seconds at most ``rate * w + burst`` requests of a key are accepted.  The
+    default burst is :func:`default_burst` (a quarter second's worth): it
+    absorbs the jitter of a client pacing itself at exactly ``rate`` (threads,
+    scheduling, a busy machine: tens of milliseconds) without letting anyone
+    exceed the rate by more than 25 % in any one second.  ``clock`` may be
+    replaced (tests); the server calls :meth:`check` from its one event loop,
+    with known applicationIDs only (so the keys are bounded).
+    """
+
+    def __init__(self, rate: float, burst: int = 0, clock=time.monotonic):
+        rate = float(rate)
+        if not rate > 0:
+            raise ValueError("rate must be > 0 requests per second")
+        self.rate = rate
+        self.burst = int(burst) if burst else default_burst(rate)
+        if self.burst < 1:
+            raise ValueError("burst must be >= 1")
+        self.interval = 1.0 / rate
+        self.tolerance = (self.burst - 1) * self.interval
+        self.clock = clock
+        self._tat: dict[str, float] = {}
+        self.accepted = 0
+        self.limited = 0
+
+    def check(self, key: str) -> float | None:
+        """None: accepted (its slot taken); else the seconds until one request of ``key`` would be."""
+        now = self.clock()
+        tat = self._tat.get(key, now)
+        base = tat if tat > now else now
+        allowed = base - self.tolerance
+        if allowed > now:
+            self.limited += 1
+            return allowed - now
+        self._tat[key] = base + self.interval
+        self.accepted += 1
+        return None
+
+    @staticmethod
+    def retry_after(seconds: float) -> bytes:
+        """The Retry-After value: decimal seconds, rounded up to the millisecond (at least 0.001)."""
+        return f"{max(1, math.ceil(seconds * 1000 - 1e-6)) / 1000:.3f}".encode()
+
+
 class _QuietResetFilter(logging.Filter):
     """Drop uvicorn's complaint about the deliberately unfinished 'reset' fault responses."""
 
@@ -97,10 +156,12 @@ def install_log_filter() -> None:
 class SandboxApp:
     """A plain ASGI 3 callable; one instance per server (state lives in ``platform``)."""
 
-    def __init__(self, platform: Platform, faults: FaultPlan, drift: Drift | None = None):
+    def __init__(self, platform: Platform, faults: FaultPlan, drift: Drift | None = None,
+                 rate_limit: RateLimit | None = None):
         self.platform = platform
         self.faults = faults
         self.drift = drift  # a drift.Drift, or None: answers as documented
+        self.rate_limit = rate_limit  # a RateLimit, or None: no limit
         self.routes: dict[str, Route] = ROUTES
         self._cache: dict[tuple, tuple[bytes, bool]] = {}
         self._cache_stamp: tuple | None = None
@@ -133,9 +194,8 @@ class SandboxApp:
         if kind != "http":
             return
         self.requests += 1
-        fault = self.faults.decide()
         try:
-            await self._serve(scope, receive, send, fault)
+            await self._serve(scope, receive, send)
         except Exception:  # pragma: no cover - a bug; never leak it to the client
             log.exception("sandbox request failed")
             try:
@@ -145,7 +205,7 @@ class SandboxApp:
             except Exception:
                 pass
 
-    async def _serve(self, scope: dict, receive, send, fault: str | None) -> None:
+    async def _serve(self, scope: dict, receive, send) -> None:
         path: str = scope.get("path") or "/"
         route = self.routes.get(path)
         if route is None and len(path) > 1 and path.endswith("/"):
@@ -160,6 +220,20 @@ class SandboxApp:
             elif name == b"content-length":
                 declared = value
         body, too_big = await self._read_body(receive, declared)
+        form = None
+        if self.rate_limit is not None and not too_big:
+            form = self._form(content_type, body)
+            app_id = form.get("applicationID", "") if form is not None else ""
+            if app_id and app_id in self.platform.apps:
+                wait = self.rate_limit.check(app_id)
+                if wait is not None:
+                    await self.faults.delay()
+                    text = (f"Too Many Requests: over {self.rate_limit.rate:g} requests per second for this "
+                            "applicationID").encode()
+                    await self._send(send, 429, [(b"content-type", b"text/plain; charset=utf-8"),
+                                                 (b"retry-after", RateLimit.retry_after(wait))], text)
+                    return
+        fault = self.faults.decide()
         await self.faults.delay()
 
         if fault in NO_DATA_FAULTS:
@@ -175,7 +249,8 @@ class SandboxApp:
         if fault in DAMAGING_FAULTS and route is not None and route.write:
             answer = error_body(50000, "injected server error", code_key)  # writes are never applied under a fault
         else:
-            answer, params, ok = self._answer(scope.get("method", ""), path, route, content_type, body, too_big)
+            answer, params, ok = self._answer(scope.get("method", ""), path, route, content_type, body, too_big,
+                                              form)
         readable = ok and route is not None and not route.write
         if readable and self.faults.remembering:
             self.faults.remember(route.path, params_key(params), answer)
@@ -266,8 +341,9 @@ class SandboxApp:
         return self._answer(method, path, route, content_type, body, too_big)[0]
 
     def _answer(self, method: str, path: str, route: Route | None, content_type: bytes, body: bytes,
-                too_big: bool) -> tuple[bytes, dict | None, bool]:
-        """(answer, the decoded params or None, whether the handler answered with success)."""
+                too_big: bool, form: dict[str, str] | None = None) -> tuple[bytes, dict | None, bool]:
+        """(answer, the decoded params or None, whether the handler answered with success); ``form``: the
+        body's fields if already read (by the rate limit)."""
         code_key = route.code_key if route else "error_code"
         try:
             if route is None:
@@ -276,7 +352,8 @@ class SandboxApp:
                 return error_body(30002, f"{method[:10]} is not allowed, use POST", code_key), None, False
             if too_big:
                 return error_body(40003, f"request body larger than {MAX_BODY} bytes", code_key), None, False
-            form = self._form(content_type, body)
+            if form is None:
+                form = self._form(content_type, body)
             if form is None:
                 return error_body(40003, f"more than {MAX_FIELDS} form fields", code_key), None, False
             app_id = form.get("applicationID", "")
@@ -353,4 +430,6 @@ def make_app(config: SandboxConfig) -> SandboxApp:
                        kinds=tuple(getattr(config, "fault_kinds", ()) or ()) or FAULT_KINDS)
     install_log_filter()
     mode = normalize_mode(getattr(config, "drift", None))
-    return SandboxApp(platform, faults, Drift(mode, config.seed) if mode else None)
+    rate = getattr(config, "rate_limit", 0) or 0
+    limit = RateLimit(rate, getattr(config, "rate_limit_burst", 0) or 0) if rate > 0 else None
+    return SandboxApp(platform, faults, Drift(mode, config.seed) if mode else None, limit)
