@@ -59,6 +59,10 @@ class LiveClassApiResource(ConfigurableResource):
     max_retry_seconds: float = 120.0
     backoff_base: float = 0.5
     backoff_max: float = 20.0
+    settle_hours: float = Field(default=24.0, description="A re-extraction keeps a lesson's answers fetched at least "
+                                "this many hours after it became final, and asks for the rest (assets/raw/settle.py)")
+    full_refresh: bool = Field(default=False, description="Ask every answer again, keeping nothing from the previous "
+                               "extraction (liveclass run --full)")
 
     def _endpoint(self) -> tuple[str, str, str, float]:
         if self.base_url:

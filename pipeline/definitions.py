@@ -78,6 +78,7 @@ def build_resources(settings: Settings) -> dict:
             secret=secret,
             rate_limit_per_second=settings.requests_per_second,
             concurrency=settings.concurrency,
+            settle_hours=settings.settle_hours,
         ),
         "data_dir": DataDirResource(path=str(settings.data_dir)),
     }

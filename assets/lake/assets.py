@@ -38,7 +38,7 @@ from pipeline.core.crash import crash_point
 from pipeline.core.profile import PlatformProfile
 
 from ..partitions import DAILY_BACKFILL, OWNERS, labelled, layer_tags
-from ..raw import fanout
+from ..raw import fanout, settle
 from ..raw.assets import COURSE_PROGRESS, partition_days, range_failure, raw_key
 from ..raw.store import read_raw
 from ..resources import DataDirResource
@@ -155,7 +155,8 @@ def lake_asset(table: str, group: str, raw: tuple[str, ...], build: Callable[...
 
         def write(day_s: str, norm: normalize.Normalized, t0: float) -> dict:
             path = dirs.lake_file(table, day_s)
-            write_table(norm.table, path)
+            # which raw pages this partition accepted: a re-extraction keeps only accepted answers (raw/settle.py)
+            write_table(norm.table, path, settle.lake_sources({r: dirs.raw_file(r, day_s) for r in raw}))
             crash_point("lake.after_write")
             return {"dagster/partition_row_count": MetadataValue.int(norm.table.num_rows),
                     "path": MetadataValue.path(str(path)),

@@ -10,8 +10,10 @@ import pyarrow.parquet as pq
 from pipeline.core.files import atomic_path
 
 
-def write_table(table: pa.Table, path: Path) -> None:
-    """Replace ``path`` with ``table``: same table, same bytes."""
+def write_table(table: pa.Table, path: Path, metadata: dict[bytes, bytes] | None = None) -> None:
+    """Replace ``path`` with ``table`` (plus key-value ``metadata`` in its footer): same table, same bytes."""
+    if metadata:
+        table = table.replace_schema_metadata({**(table.schema.metadata or {}), **metadata})
     with atomic_path(path) as tmp:
         pq.write_table(table, tmp, compression="zstd", write_statistics=True)
 

@@ -16,7 +16,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, timedelta
 
 import pyarrow.parquet as pq
 from dagster import (
@@ -43,7 +43,8 @@ from pipeline.core.profile import PlatformProfile
 
 from ..partitions import DAILY_BACKFILL, OWNERS, labelled, layer_tags
 from ..resources import DataDirResource, LiveClassApiResource
-from . import extract, fanout
+from . import extract, fanout, settle
+from .settle import Previous, RawMeta, digest
 from .store import Recorder, SnapshotAges, read_raw, write_raw
 
 LAYER = "raw"
@@ -53,22 +54,34 @@ def raw_key(group: str) -> AssetKey:
     return AssetKey([LAYER, group])
 
 
+def _number(value) -> MetadataValue:
+    return MetadataValue.null() if value is None else MetadataValue.float(float(value))
+
+
 def api_metadata(stats: dict, seconds: float) -> dict:
+    """What a step's client did: calls per endpoint, requests, retries, and against the rate limit the rate
+    it achieved, its HTTP 429s, the time it waited for the limiter and where the adaptive limit ended."""
     by_path = stats.get("calls_by_path", {})
     return {
         "api_calls": MetadataValue.int(int(sum(by_path.values()))),
         "api_calls_by_endpoint": MetadataValue.json(dict(sorted(by_path.items()))),
         "http_requests": MetadataValue.int(int(stats.get("attempts", 0))),
         "retries": MetadataValue.int(int(stats.get("retries", 0))),
+        "http_429": MetadataValue.int(int(stats.get("http_429", 0))),
+        "request_rate_per_second": _number(stats.get("request_rate_per_second")),
+        "rate_limit_wait_s": _number(stats.get("rate_limit_wait_seconds")),
+        "rate_limit_per_second": _number(stats.get("rate_limit_per_second")),
+        "rate_limit_decreases": MetadataValue.int(int(stats.get("rate_limit_decreases", 0))),
         "duration_s": MetadataValue.float(round(seconds, 3)),
     }
 
 
-#: (client, day, data dir, partition key, profile) -> cached raw records to store beside the new pages, or None.
-Extractor = Callable[[object, date, DataDir, str, PlatformProfile], "list[dict] | None"]
-#: (data dir, partition key, profile) -> the calls a day's extraction will make at least, or None (not known
-#: before the first answers).  Only for progress: what is asked is the extractor's business.
-Planner = Callable[[DataDir, str, PlatformProfile], "int | None"]
+#: (client, day, data dir, partition key, profile, what the previous extraction left) -> the recorded raw
+#: records kept, to store beside the new answers, or None.
+Extractor = Callable[[object, date, DataDir, str, PlatformProfile, Previous], "list[dict] | None"]
+#: (data dir, partition key, profile, previous) -> the calls a day's extraction will make at least, or None (not
+#: known before the first answers).  Only for progress: what is asked is the extractor's business.
+Planner = Callable[[DataDir, str, PlatformProfile, Previous], "int | None"]
 
 
 @dataclass(frozen=True)
@@ -149,8 +162,12 @@ def range_failure(key: AssetKey, done: dict[str, dict], day: str, exc: BaseExcep
 
 
 def raw_asset(group: str, domain: str, description: str, run: Extractor, partitions: DailyPartitionsDefinition,
-              deps: tuple[str, ...] = (), plan: Planner = lambda dirs, day, profile: None) -> AssetsDefinition:
+              deps: tuple[str, ...] = (), plan: Planner = lambda dirs, day, profile, prev: None,
+              table: str | None = None) -> AssetsDefinition:
+    """A daily raw asset of ``group``'s pages; ``table``: the lake table built from them (default: the
+    group's name), whose partition says which pages it accepted (see :mod:`.settle`)."""
     key = raw_key(group)
+    table = table or group
 
     @asset(
         key=key,
@@ -170,7 +187,7 @@ def raw_asset(group: str, domain: str, description: str, run: Extractor, partiti
         done: dict[str, dict] = {}
         for day in days:
             try:
-                meta = _extract_day(context, group, run, plan, day, api, data_dir)
+                meta = _extract_day(context, group, table, run, plan, day, api, data_dir)
             except Exception as exc:
                 if len(days) == 1:
                     raise
@@ -183,34 +200,60 @@ def raw_asset(group: str, domain: str, description: str, run: Extractor, partiti
     return _raw
 
 
-def _extract_day(context, group: str, run: Extractor, plan: Planner, day: str, api: LiveClassApiResource,
-                 data_dir: DataDirResource) -> dict:
+def _extract_day(context, group: str, table: str, run: Extractor, plan: Planner, day: str,
+                 api: LiveClassApiResource, data_dir: DataDirResource) -> dict:
     dirs = data_dir.dirs
     recorder = Recorder()
     profile = data_dir.profile
+    prev = _previous(dirs, group, table, day, profile, api)
     try:
-        planned = plan(dirs, day, profile)
+        planned = plan(dirs, day, profile, prev)
     except (OSError, ValueError):  # what it reads is missing: the extraction itself will say so
         planned = None
     tracker = _Tracker(group, day, planned, recorder, context.log)
     client = api.get_client(on_response=tracker, rate_limit_file=str(dirs.rate_limit_file), profile=profile)
     t0 = time.monotonic()
     try:
-        reused = run(client, date.fromisoformat(day), dirs, day, profile) or []
+        kept = run(client, date.fromisoformat(day), dirs, day, profile, prev) or []
     finally:
         client.close()
     path = dirs.raw_file(group, day)
     crash_point("raw.before_write")
-    pages = write_raw(path, recorder.records + reused)
+    pages = write_raw(path, recorder.records + kept)
+    as_of = client.first_answer_at or prev.as_of or _lessons_as_of(dirs, day) or calendar.now()
+    RawMeta(as_of, digest(path)).write(dirs.raw_meta(group, day))
     meta = api_metadata(client.stats.snapshot(), time.monotonic() - t0)
     meta["api_calls_planned"] = MetadataValue.int(planned) if planned is not None else MetadataValue.null()
     meta["pages"] = MetadataValue.int(pages)
-    meta["reused_pages"] = MetadataValue.int(len(reused))
+    meta["reused_pages"] = MetadataValue.int(len(kept))
+    meta["settled_lessons"] = MetadataValue.int(len(prev.settled))
+    meta["as_of"] = MetadataValue.text(as_of.astimezone(calendar.TZ).isoformat(timespec="seconds"))
     meta["path"] = MetadataValue.path(str(path))
     if progress_sink is not None:
         progress_sink(tracker.snapshot())
-    context.log.info(f"raw/{group} {day}: {pages} pages, {meta['api_calls'].value} API calls")
+    kept_note = f", {len(kept)} kept from the previous extraction" if kept else ""
+    context.log.info(f"raw/{group} {day}: {pages} pages{kept_note}, {meta['api_calls'].value} API calls")
     return meta
+
+
+def _previous(dirs: DataDir, group: str, table: str, day: str, profile: PlatformProfile,
+              api: LiveClassApiResource) -> Previous:
+    """What the previous extraction of ``group``'s day may leave to this one (nothing on a full one)."""
+    lessons_file = dirs.raw_file("lessons", day)
+    if api.full_refresh or not lessons_file.exists():
+        return settle.NOTHING
+    try:
+        lesson_pages = read_raw(lessons_file)
+        window = _window(dirs, day, profile)
+    except (OSError, ValueError, EOFError):
+        return settle.NOTHING
+    return settle.previous(dirs, group, table, day, settle=timedelta(hours=api.settle_hours), full=False,
+                           window=window, lesson_records=lesson_pages)
+
+
+def _lessons_as_of(dirs: DataDir, day: str):
+    meta = RawMeta.read(dirs.raw_meta("lessons", day))
+    return meta.as_of if meta is not None else None
 
 
 def _pages(dirs: DataDir, group: str, day: str) -> list[dict]:
@@ -238,10 +281,24 @@ def _unheld(dirs: DataDir, day: str) -> list[int]:
     return fanout.unheld_lessons(_pages(dirs, "lessons", day))
 
 
-def _per_lesson_plan(dirs: DataDir, day: str, profile: PlatformProfile) -> int:
-    """One call per lesson of the window, two for a lesson never held (asked twice, see extract.consensus)."""
-    window = _window(dirs, day, profile)
+def _per_lesson_plan(dirs: DataDir, day: str, profile: PlatformProfile, prev: Previous) -> int:
+    """One call per unsettled lesson of the window, two for a lesson never held (asked twice, see
+    extract.consensus)."""
+    window = [lid for lid in _window(dirs, day, profile) if lid not in prev.settled]
     return len(window) + len(set(_unheld(dirs, day)) & set(window))
+
+
+def _awards_plan(dirs: DataDir, day: str, profile: PlatformProfile, prev: Previous) -> int:
+    window = _window(dirs, day, profile)
+    return 0 if prev.settled >= set(window) else math.ceil(len(window) / extract.BATCH)
+
+
+def _counts_plan(dirs: DataDir, day: str, profile: PlatformProfile, prev: Previous) -> int:
+    return len([lid for lid in _window(dirs, day, profile) if lid not in prev.settled]) * len(EVENT_TYPES)
+
+
+def _event_counts(dirs: DataDir, day: str) -> dict[tuple[int, int, str], int]:
+    return fanout.positive_event_counts(_pages(dirs, "key_event_counts", day))
 
 
 def build_raw_assets(partitions: DailyPartitionsDefinition) -> list[AssetsDefinition]:
@@ -250,30 +307,34 @@ def build_raw_assets(partitions: DailyPartitionsDefinition) -> list[AssetsDefini
     return [
         raw_asset("lessons", "lessons",
                   "API 17 (the day's lessons) + API 19 details + API 18 status/replay + API 30 class.",
-                  lambda c, d, dirs, day, pr: extract.lessons(c, d, _previous_classes(dirs, day),
-                                                              by_actual_start=pr.get("class_window") == "actual_start"),
-                  p),
+                  lambda c, d, dirs, day, pr, prev: extract.lessons(
+                      c, d, _previous_classes(dirs, day), by_actual_start=pr.get("class_window") == "actual_start",
+                      prev=prev),
+                  p, plan=lambda dirs, day, pr, prev: 0 if prev.day_settled else None),
         raw_asset("attendance", "attendance", "API 23: every page of every lesson's attendance.",
-                  lambda c, d, dirs, day, pr: extract.attendance(c, _window(dirs, day, pr), _unheld(dirs, day)), p,
-                  deps=("lessons",), plan=_per_lesson_plan),
+                  lambda c, d, dirs, day, pr, prev: extract.attendance(c, _window(dirs, day, pr), _unheld(dirs, day),
+                                                                       prev),
+                  p, deps=("lessons",), plan=_per_lesson_plan),
         raw_asset("teacher_inout", "teachers", "API 34: the teacher's in/out per lesson.",
-                  lambda c, d, dirs, day, pr: extract.teacher_inout(c, _window(dirs, day, pr), _unheld(dirs, day)),
+                  lambda c, d, dirs, day, pr, prev: extract.teacher_inout(c, _window(dirs, day, pr),
+                                                                          _unheld(dirs, day), prev),
                   p, deps=("lessons",), plan=_per_lesson_plan),
         raw_asset("awards", "engagement", "API 25: star awards, lesson ids batched by 100.",
-                  lambda c, d, dirs, day, pr: extract.awards(c, _window(dirs, day, pr)), p, deps=("lessons",),
-                  plan=lambda dirs, day, pr: math.ceil(len(_window(dirs, day, pr)) / extract.BATCH)),
+                  lambda c, d, dirs, day, pr, prev: extract.awards(c, _window(dirs, day, pr), prev), p,
+                  deps=("lessons",), plan=_awards_plan),
         raw_asset("key_event_counts", "engagement", "API 27: per-student counts of the six key events per lesson.",
-                  lambda c, d, dirs, day, pr: extract.key_event_counts(c, _window(dirs, day, pr)), p,
-                  deps=("lessons",), plan=lambda dirs, day, pr: len(_window(dirs, day, pr)) * len(EVENT_TYPES)),
+                  lambda c, d, dirs, day, pr, prev: extract.key_event_counts(c, _window(dirs, day, pr), prev), p,
+                  deps=("lessons",), plan=_counts_plan),
         raw_asset("key_event_times", "engagement",
-                  "API 28: event times, only for (lesson, user, type) whose API 27 count is above zero.",
-                  lambda c, d, dirs, day, pr: extract.key_event_times(
-                      c, fanout.positive_event_triples(_pages(dirs, "key_event_counts", day))),
-                  p, deps=("key_event_counts",),
-                  plan=lambda dirs, day, pr: len(list(fanout.positive_event_triples(_pages(dirs, "key_event_counts",
-                                                                                            day))))),
+                  "API 28: event times, only for (lesson, user, type) whose API 27 count is above zero (and, on "
+                  "a re-extraction, differs from the times recorded).",
+                  lambda c, d, dirs, day, pr, prev: extract.key_event_times(c, _event_counts(dirs, day), prev),
+                  p, deps=("key_event_counts",), table="key_events",
+                  plan=lambda dirs, day, pr, prev: len(extract.event_times_to_ask(_event_counts(dirs, day),
+                                                                                  prev)[0])),
         raw_asset("help_requests", "support", "API 16: help requests raised during the day.",
-                  lambda c, d, dirs, day, pr: extract.help_requests(c, d), p, plan=lambda dirs, day, pr: 1),
+                  lambda c, d, dirs, day, pr, prev: extract.help_requests(c, d, prev), p,
+                  plan=lambda dirs, day, pr, prev: 0 if prev.day_settled else 1),
     ]
 
 

@@ -8,6 +8,11 @@ for (lesson, user, type) with an API 27 count above zero, so no call can only re
 nothing.  API 26 once per class seen.  The client records every answer through its
 ``on_response`` hook (the newest answer of a request replaces an older one).
 
+A re-extraction (the nightly look-back) keeps what :mod:`.settle` says cannot have changed: a
+settled lesson's per-lesson answers are kept, not asked; a day settled for a group costs that
+group no call; API 28 is asked only where API 27's count differs from the times recorded.  Each
+function returns the records it kept, to be stored beside the new answers.
+
 Answers that echo their request (APIs 18, 19, 25 name the lesson ids they answer) are
 checked here, and a foreign one is asked again once; the lake checks the final pages.
 Answers that cannot be checked against anything (API 30's class, and APIs 23 and 34 for a
@@ -26,6 +31,7 @@ from pipeline.api.catalog import BY_METHOD, EVENT_TYPES
 from pipeline.core.calendar import day_window
 
 from . import fanout
+from .settle import NOTHING, Previous, event_triple, times_recorded
 
 #: How far around the day API 17 is asked when its window selects on actual starts (a lesson scheduled
 #: on the day can start early the evening before or late after midnight).
@@ -33,14 +39,16 @@ ACTUAL_START_SLACK = timedelta(hours=3)
 
 
 def lessons(client: LiveClassClient, day: date, known_classes: dict[int, dict] | None = None, *,
-            by_actual_start: bool = False) -> list[dict]:
+            by_actual_start: bool = False, prev: Previous = NOTHING) -> list[dict]:
     """API 17, then 19/18 in batches and API 30 for lessons whose class is not known yet.
 
     A lesson's class never changes, so API 30 answers recorded by an earlier
     extraction of the same day (``known_classes``: lesson id -> raw record) are
     reused instead of asked again; they are returned to be stored with the
-    new pages, so the raw file stays complete.
+    new pages, so the raw file stays complete.  A settled day keeps every answer.
     """
+    if prev.day_settled:
+        return list(prev.records)
     start, end = day_window(day)
     if by_actual_start:  # the reading class_window=actual_start: ask wider, keep the day's scheduled lessons
         items = client.get_class_info(start - ACTUAL_START_SLACK, end + ACTUAL_START_SLACK)
@@ -106,31 +114,70 @@ def per_lesson(client: LiveClassClient, ask: Callable[[int], Any], method: str, 
     client.map_concurrent(one, lesson_ids)
 
 
-def attendance(client: LiveClassClient, lesson_ids: list[int], unheld: Iterable[int] = ()) -> None:
-    per_lesson(client, client.get_attendance, "get_attendance_page", "attendance", lesson_ids, unheld)  # API 23
+def _unsettled(lesson_ids: list[int], prev: Previous) -> list[int]:
+    return [lid for lid in lesson_ids if lid not in prev.settled]
 
 
-def teacher_inout(client: LiveClassClient, lesson_ids: list[int], unheld: Iterable[int] = ()) -> None:
-    per_lesson(client, client.get_teacher_inout, "get_teacher_inout", "teacher", lesson_ids, unheld)  # API 34
+def attendance(client: LiveClassClient, lesson_ids: list[int], unheld: Iterable[int] = (),
+               prev: Previous = NOTHING) -> list[dict]:
+    per_lesson(client, client.get_attendance, "get_attendance_page", "attendance", _unsettled(lesson_ids, prev),
+               unheld)  # API 23
+    return prev.kept(lesson_ids)
 
 
-def awards(client: LiveClassClient, lesson_ids: list[int]) -> None:
+def teacher_inout(client: LiveClassClient, lesson_ids: list[int], unheld: Iterable[int] = (),
+                  prev: Previous = NOTHING) -> list[dict]:
+    per_lesson(client, client.get_teacher_inout, "get_teacher_inout", "teacher", _unsettled(lesson_ids, prev),
+               unheld)  # API 34
+    return prev.kept(lesson_ids)
+
+
+def awards(client: LiveClassClient, lesson_ids: list[int], prev: Previous = NOTHING) -> list[dict]:
+    """API 25 in batches of 100 for the whole window (a batch costs what a single lesson costs), unless
+    every lesson of the window is settled."""
+    if prev.settled >= set(lesson_ids):
+        return list(prev.records)
     if lesson_ids:
         by_ids(client, client.get_student_awards, lesson_ids, "lesson_id")  # API 25, batches of 100
+    return []
 
 
-def key_event_counts(client: LiveClassClient, lesson_ids: list[int]) -> None:
-    pairs = [(lid, et) for lid in lesson_ids for et in EVENT_TYPES]
+def key_event_counts(client: LiveClassClient, lesson_ids: list[int], prev: Previous = NOTHING) -> list[dict]:
+    pairs = [(lid, et) for lid in _unsettled(lesson_ids, prev) for et in EVENT_TYPES]
     client.map_concurrent(lambda p: client.get_key_event_counts(p[0], p[1]), pairs)  # API 27
+    return prev.kept(lesson_ids)
 
 
-def key_event_times(client: LiveClassClient, triples: Iterable[tuple[int, int, str]]) -> None:
-    client.map_concurrent(lambda t: client.get_key_event_times(t[0], t[1], t[2]), list(triples))  # API 28
+def event_times_to_ask(counts: dict[tuple[int, int, str], int],
+                       prev: Previous = NOTHING) -> tuple[list[tuple[int, int, str]], list[dict]]:
+    """The (lesson, user, type) to ask API 28 for, and the recorded answers kept: every triple with a count
+    above zero (``counts``, from API 27) except those of a settled lesson and those whose recorded answer
+    lists exactly that many times."""
+    kept: list[dict] = []
+    recorded = {t: r for r in prev.records if (t := event_triple(r)) is not None}
+    ask = []
+    for triple, n in sorted(counts.items()):
+        rec = recorded.get(triple)
+        if rec is not None and (triple[0] in prev.settled or times_recorded(rec) == n):
+            kept.append(rec)
+        else:
+            ask.append(triple)
+    return ask, kept
 
 
-def help_requests(client: LiveClassClient, day: date) -> None:
+def key_event_times(client: LiveClassClient, counts: dict[tuple[int, int, str], int],
+                    prev: Previous = NOTHING) -> list[dict]:
+    ask, kept = event_times_to_ask(counts, prev)
+    client.map_concurrent(lambda t: client.get_key_event_times(t[0], t[1], t[2]), ask)  # API 28
+    return kept
+
+
+def help_requests(client: LiveClassClient, day: date, prev: Previous = NOTHING) -> list[dict]:
+    if prev.day_settled:
+        return list(prev.records)
     start, end = day_window(day)
     client.get_help_info(start, end)  # API 16
+    return []
 
 
 def course_progress(client: LiveClassClient, class_ids: list[int]) -> list[int]:

@@ -115,7 +115,12 @@ def class_ids(records: Iterable[Record]) -> set[int]:
 
 def positive_event_triples(records: Iterable[Record]) -> list[tuple[int, int, str]]:
     """(lesson, user, type) with an API 27 count above zero: the only API 28 calls worth making."""
-    out: set[tuple[int, int, str]] = set()
+    return sorted(positive_event_counts(records))
+
+
+def positive_event_counts(records: Iterable[Record]) -> dict[tuple[int, int, str], int]:
+    """(lesson, user, type) -> API 27's count, where it is above zero."""
+    out: dict[tuple[int, int, str], int] = {}
     for rec in records:
         if rec["path"] != API27:
             continue
@@ -125,8 +130,8 @@ def positive_event_triples(records: Iterable[Record]) -> list[tuple[int, int, st
         for uid, n in data.items():
             user, count = _int(uid), _int(n)
             if user is not None and count is not None and count > 0:
-                out.add((lid, user, etype))
-    return sorted(out)
+                out[(lid, user, etype)] = count
+    return out
 
 
 def award_students(records: Iterable[Record]) -> set[tuple[int, int]]:

@@ -24,8 +24,11 @@ exceptions, reprs or the ``on_response`` hook.
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from collections.abc import Callable, Iterable, Mapping
+from datetime import UTC, datetime
+from email.utils import parsedate_to_datetime
 from typing import Any, NamedTuple, TypeVar
 
 import requests
@@ -94,6 +97,8 @@ class LiveClassClient(EndpointsMixin):
         self.on_response = on_response
         self.limiter = make_limiter(rate_limit_per_second, rate_limit_file)
         self.stats = ClientStats()
+        self._first_answer: datetime | None = None
+        self._first_lock = threading.Lock()
         if self.limiter is not None:
             self.stats.rate_ceiling = self.limiter.rate
             self.stats.rate_now = self.limiter.rate_now
@@ -118,6 +123,23 @@ class LiveClassClient(EndpointsMixin):
 
     def __reduce__(self):
         raise TypeError("LiveClassClient holds a secret and cannot be pickled; pass its settings instead")
+
+    @property
+    def first_answer_at(self) -> datetime | None:
+        """When the platform gave this client's earliest successful answer (its HTTP ``Date`` header, the
+        platform's clock; this machine's clock when an answer has none), or None before any."""
+        return self._first_answer
+
+    def _answered(self, headers: Mapping[str, str]) -> None:
+        try:
+            at = parsedate_to_datetime(headers.get("Date") or headers.get("date") or "")
+        except (TypeError, ValueError, IndexError):
+            at = None
+        if at is None or at.tzinfo is None:
+            at = datetime.now(UTC)
+        with self._first_lock:
+            if self._first_answer is None or at < self._first_answer:
+                self._first_answer = at
 
     # -- one call ------------------------------------------------------------------
 
@@ -173,6 +195,7 @@ class LiveClassClient(EndpointsMixin):
         if failure is not None and limiter is not None and failure.kind.startswith("http_"):
             paced = self._pace(limiter, failure, slot)
         if failure is None:
+            self._answered(answer.headers)
             if log.isEnabledFor(logging.DEBUG):
                 log.debug("POST %s attempt=%d http=%s error_code=%s %.1fms", path, attempt, answer.status,
                           outcome.get("error_code", outcome.get("code")), seconds * 1000)

@@ -22,6 +22,7 @@ import os
 from pathlib import Path
 
 RAW_PAGES = "pages.jsonl.gz"
+RAW_META = "meta.json"
 RAW_SNAPSHOT = "snapshot.jsonl.gz"
 LAKE_PART = "part-0.parquet"
 LAKE_SNAPSHOT = "snapshot.parquet"
@@ -44,6 +45,10 @@ class DataDir:
     # -- raw ------------------------------------------------------------------------
     def raw_file(self, group: str, day: str) -> Path:
         return self.root / "raw" / group / partition_dir(day) / RAW_PAGES
+
+    def raw_meta(self, group: str, day: str) -> Path:
+        """When the platform gave a raw file's answers and which file it was (JSON: as_of, sha256)."""
+        return self.root / "raw" / group / partition_dir(day) / RAW_META
 
     def raw_snapshot(self, group: str) -> Path:
         return self.root / "raw" / group / RAW_SNAPSHOT

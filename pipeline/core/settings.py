@@ -18,6 +18,7 @@ LIVECLASS_RATE_LIMIT     requests/s, every process together; 0 = off  20 (0 on t
 LIVECLASS_CONCURRENCY    concurrent requests per process              8
 LIVECLASS_START_DATE     first daily partition                        2026-01-01
 LIVECLASS_LOOKBACK_DAYS  days the nightly tick re-extracts            2
+LIVECLASS_SETTLE_HOURS   a lesson final this long is not asked again   24
 LIVECLASS_ROSTER_DIR     the school's roster files (optional)         <data dir>/roster
 DAGSTER_HOME             Dagster's instance folder                    ./dagster_home
 ======================== ============================================ =====================
@@ -42,6 +43,7 @@ RATE_LIMIT = "LIVECLASS_RATE_LIMIT"
 CONCURRENCY = "LIVECLASS_CONCURRENCY"
 START_DATE = "LIVECLASS_START_DATE"
 LOOKBACK_DAYS = "LIVECLASS_LOOKBACK_DAYS"
+SETTLE_HOURS = "LIVECLASS_SETTLE_HOURS"
 WAREHOUSE = "LIVECLASS_WAREHOUSE"
 ROSTER_DIR = "LIVECLASS_ROSTER_DIR"
 DAGSTER_HOME = "DAGSTER_HOME"
@@ -74,6 +76,7 @@ class Settings:
     concurrency: int = 8
     start_date: date = DEFAULT_START_DATE
     lookback_days: int = 2
+    settle_hours: float = 24.0  # re-extractions keep what was fetched this long after a lesson became final
     dagster_home: Path = field(default_factory=lambda: Path("dagster_home").resolve())
     warehouse: Path | None = None  # `liveclass query --warehouse` default; None: the data dir's
     roster_dir: Path | None = None  # None: <data dir>/roster
@@ -133,6 +136,7 @@ class Settings:
             concurrency=number(CONCURRENCY, int, 8, 1),
             start_date=start_date,
             lookback_days=number(LOOKBACK_DAYS, int, 2, 0),
+            settle_hours=number(SETTLE_HOURS, float, 24.0, 0),
             dagster_home=path(DAGSTER_HOME, "dagster_home"),
             warehouse=(base / warehouse).resolve() if warehouse else None,
             roster_dir=(base / Path(roster).expanduser()).resolve() if roster else None,

@@ -57,6 +57,9 @@ class SandboxConfig:
     # (see server.RateLimit); 0: no limit
     rate_limit: float = 0.0
     rate_limit_burst: int = 0  # requests accepted at once; 0: a quarter second's worth, max(1, ceil(rate_limit / 4))
+    # late data: 30 % of lessons get one student's attendance and one award up to this many hours after they end
+    # (School.late_hours, school/activity.py late_delay); 0: every lesson's data is in when it ends
+    late_hours: float = 0.0
 
     def __post_init__(self) -> None:
         self.fault_kinds = parse_fault_kinds(self.fault_kinds)
@@ -67,6 +70,8 @@ class SandboxConfig:
             raise ValueError("rate_limit must be a finite number >= 0 (0: no limit)")
         if self.rate_limit_burst < 0:
             raise ValueError("rate_limit_burst must not be negative (0: the default)")
+        if not 0 <= self.late_hours < 720:
+            raise ValueError("late_hours must be in [0, 720)")
 
     def cli_args(self) -> list[str]:
         """The ``liveclass sandbox`` flags reproducing this config."""
@@ -88,4 +93,6 @@ class SandboxConfig:
             args += ["--rate-limit", repr(float(self.rate_limit))]
             if self.rate_limit_burst:
                 args += ["--rate-limit-burst", str(self.rate_limit_burst)]
+        if self.late_hours:
+            args += ["--late-hours", repr(float(self.late_hours))]
         return args

@@ -106,7 +106,8 @@ class Platform:
 
     @classmethod
     def from_config(cls, config: SandboxConfig) -> Platform:
-        school = School(seed=config.seed, lessons_per_day=config.lessons_per_day, now=config.now)
+        school = School(seed=config.seed, lessons_per_day=config.lessons_per_day, now=config.now,
+                        late_hours=getattr(config, "late_hours", 0.0))
         apps = [App(config.app_id, config.secret, True)]
         if config.app_id != INACTIVE_APP_ID:
             apps.append(App(INACTIVE_APP_ID, config.secret, False))
@@ -117,6 +118,10 @@ class Platform:
 
     def now(self) -> datetime:
         return self.school.now
+
+    def clock(self) -> datetime:
+        """The platform's clock to the second: the simulated one when fixed, else the wall clock."""
+        return self._fixed_now if self._fixed_now is not None else datetime.now(TZ)
 
     def clock_key(self) -> datetime:
         """Advance the school's clock to the current minute (live clock) and return it."""

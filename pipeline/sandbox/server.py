@@ -44,6 +44,7 @@ import json
 import logging
 import math
 import time
+from email.utils import formatdate
 from typing import Any
 
 from pipeline.api.errors import ERROR_MESSAGES
@@ -275,6 +276,10 @@ class SandboxApp:
             extra = [(b"connection", b"close")] if too_big else []
             await self._send(send, 200, [_JSON_CT, *extra], answer)
 
+    def _date(self) -> bytes:
+        """The HTTP Date header, from the platform's clock (the simulated one when fixed), as a gateway sends it."""
+        return formatdate(self.platform.clock().timestamp(), usegmt=True).encode()
+
     async def _lie(self, send, fault: str, route: Route, params: dict | None, answer: bytes) -> None:
         """An opt-in fault: a wrong answer instead of ``answer``, the successful answer of a read-only endpoint
         (the real one if the kind has nothing to change)."""
@@ -305,10 +310,10 @@ class SandboxApp:
             await send({"type": "http.response.body", "body": chunk, "more_body": True})
         await send({"type": "http.response.body", "body": suffix})
 
-    @staticmethod
-    async def _send(send, status: int, headers: list, body: bytes) -> None:
+    async def _send(self, send, status: int, headers: list, body: bytes) -> None:
         if not any(h[0] == b"content-length" for h in headers):
             headers = [*headers, (b"content-length", str(len(body)).encode())]
+        headers = [*headers, (b"date", self._date())]
         await send({"type": "http.response.start", "status": status, "headers": headers})
         await send({"type": "http.response.body", "body": body})
 

@@ -110,7 +110,18 @@ def test_api_calls_are_the_minimum_the_endpoints_allow(extracted):
     }
 
 
-def test_rerun_leaves_byte_identical_parquet(sandbox, extracted, tmp_path):
+def _calls(res) -> dict[str, int]:
+    out: dict[str, int] = {}
+    for ev in res.get_asset_materialization_events():
+        md = ev.materialization.metadata
+        if "api_calls" in md:
+            out[ev.materialization.asset_key.to_user_string()] = md["api_calls"].value
+    return out
+
+
+def test_rerun_of_a_settled_day_asks_nothing_and_leaves_byte_identical_files(sandbox, extracted):
+    """The sandbox's clock is days past these lessons: every one was final for longer than the settle time
+    when it was fetched, so a re-extraction keeps every answer (no call) and changes no byte."""
     data_dir, _ = extracted
     before = lake_bytes(data_dir)
     raw_before = (data_dir / "raw" / "lessons" / f"date={SANDBOX_DAYS[1]}" / "pages.jsonl.gz").read_bytes()
@@ -118,9 +129,24 @@ def test_rerun_leaves_byte_identical_parquet(sandbox, extracted, tmp_path):
     assert lake_bytes(data_dir) == before
     assert (data_dir / "raw" / "lessons" / f"date={SANDBOX_DAYS[1]}" / "pages.jsonl.gz").read_bytes() == raw_before
     assert not list(data_dir.rglob(".tmp-*"))
+    calls = _calls(res)
+    assert len(calls) == 7 and set(calls.values()) == {0}, calls
     [lessons_md] = [ev.materialization.metadata for ev in res.get_asset_materialization_events()
                     if ev.materialization.asset_key.to_user_string() == "raw/lessons"]
-    # a lesson's class never changes: the re-run reuses the recorded API 30 answers
+    assert lessons_md["settled_lessons"].value == SANDBOX_LESSONS_PER_DAY
+
+
+def test_full_refresh_asks_again_and_leaves_byte_identical_files(sandbox, extracted):
+    data_dir, _ = extracted
+    before = lake_bytes(data_dir)
+    [res] = run_days(sandbox, data_dir, days=SANDBOX_DAYS[1:2], full_refresh=True)
+    assert lake_bytes(data_dir) == before
+    calls = _calls(res)
+    assert all(calls[f"raw/{g}"] > 0 for g in ("lessons", "attendance", "teacher_inout", "awards",
+                                               "key_event_counts", "key_event_times", "help_requests")), calls
+    [lessons_md] = [ev.materialization.metadata for ev in res.get_asset_materialization_events()
+                    if ev.materialization.asset_key.to_user_string() == "raw/lessons"]
+    # a lesson's class never changes: even a full re-extraction reuses the recorded API 30 answers
     assert "/lesson/getClassInfo" not in lessons_md["api_calls_by_endpoint"].value
     assert lessons_md["reused_pages"].value == SANDBOX_LESSONS_PER_DAY
 

@@ -195,10 +195,10 @@ def test_a_raw_range_stops_at_its_first_failed_day(world, monkeypatch):
     defs, instance, _ = world
     real = extract.help_requests
 
-    def flaky(client, day):
+    def flaky(client, day, *rest):
         if day.isoformat() == SANDBOX_DAYS[1]:
             raise TransientError("the platform is down")
-        return real(client, day)
+        return real(client, day, *rest)
 
     monkeypatch.setattr(extract, "help_requests", flaky)
     job = defs.resolve_job_def("daily_extract")

@@ -88,6 +88,7 @@ Replay: finished lessons of classrooms with ``is_replay`` get
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 import random
 from collections.abc import Mapping
@@ -96,7 +97,7 @@ from types import MappingProxyType
 from typing import NamedTuple
 
 from .model import Activity, AttendanceRow, HelpRequest, Lesson, TeacherInout
-from .rand import K_EXPIRED, K_REPLAY, hash64, pick_seconds, poisson, split_sessions, unit
+from .rand import K_EXPIRED, K_LATE, K_REPLAY, hash64, pick_seconds, poisson, split_sessions, unit
 from .roster import Roster
 
 #: Share of lessons that are scheduled but never held (status 3 once over).
@@ -104,8 +105,11 @@ EXPIRED_SHARE = 0.03
 #: Absence probability of an at-risk student after their dropout point.
 DROPOUT_ABSENCE = 0.95
 
-#: Activity cache keys that do not depend on the exact clock (in-class keys are cuts >= 0).
-BEFORE, AFTER = -1, -2
+#: Activity cache keys that do not depend on the exact clock (in-class keys are cuts >= 0); ``LATE``: finished,
+#: with its late data not in yet (see :func:`late_delay`).
+BEFORE, AFTER, LATE = -1, -2, -3
+#: Share of held lessons whose data is not all in when they end (with ``late_hours`` > 0).
+LATE_SHARE = 0.3
 
 # Per-hour Poisson means at engagement 1: handup, onstage, mic pairs, reward, reward_all moments.
 _RATES = {
@@ -153,12 +157,26 @@ def never_held(seed: int, lesson_id: int) -> bool:
     return unit(seed, K_EXPIRED, lesson_id) < EXPIRED_SHARE
 
 
-def view_key(lesson: Lesson, now: datetime) -> int:
-    """``BEFORE``, ``AFTER`` or, in class, the cut at ``now`` in whole seconds since the scheduled start."""
+def late_delay(seed: int, lesson_id: int, late_hours: float) -> timedelta | None:
+    """How long after its scheduled end a lesson's late data comes in (None: none is late).
+
+    With ``late_hours`` > 0, :data:`LATE_SHARE` of lessons have late data: one present student's
+    attendance and key events, and one star award, come in a quarter to all of ``late_hours`` after
+    the scheduled end.  Until then the student reads absent and the award is missing (late
+    attendance, a late award), as on a platform whose data settles after the classroom closes."""
+    if late_hours <= 0 or unit(seed, K_LATE, lesson_id) >= LATE_SHARE:
+        return None
+    fraction = 0.25 + 0.75 * unit(seed, K_LATE, lesson_id, 1)
+    return timedelta(seconds=round(late_hours * 3600 * fraction))
+
+
+def view_key(lesson: Lesson, now: datetime, late: timedelta | None = None) -> int:
+    """``BEFORE``, ``AFTER``, ``LATE`` (finished, ``late`` after the end not reached) or, in class, the cut at
+    ``now`` in whole seconds since the scheduled start."""
     if lesson.start > now:
         return BEFORE
     if now >= lesson.end:
-        return AFTER
+        return LATE if late is not None and now < lesson.end + late else AFTER
     return int((now - lesson.start).total_seconds())
 
 
@@ -404,3 +422,28 @@ def cut_activity(lesson: Lesson, full: Full, cut: int | None, has_replay: bool) 
         tuple(helps),
         replay,
     )
+
+
+def without_late_data(activity: Activity, seed: int, lesson_id: int) -> Activity:
+    """``activity`` before its late data came in: one present student absent (no sessions, no key events),
+    one star award (a ``reward`` event of another student, or of the same one) missing."""
+    present = [r.user_id for r in activity.attendance if r.sessions]
+    if not present:
+        return activity
+    late_user = present[hash64(seed, K_LATE, lesson_id, 2) % len(present)]
+    rows = tuple(AttendanceRow(r.user_id, (), 0, 0, 0, 0) if r.user_id == late_user else r
+                 for r in activity.attendance)
+    events = {k: v for k, v in activity.events.items() if k[0] != late_user}
+    rewarded = sorted(k for k in events if k[1] == "reward")
+    if rewarded:
+        k = rewarded[hash64(seed, K_LATE, lesson_id, 3) % len(rewarded)]
+        if len(events[k]) > 1:
+            events[k] = events[k][:-1]
+        else:
+            del events[k]
+    awards: dict[int, int] = {}
+    for (uid, etype), times in events.items():
+        if etype in ("reward", "reward_all"):
+            awards[uid] = awards.get(uid, 0) + len(times)
+    return dataclasses.replace(activity, attendance=rows, events=MappingProxyType(events),
+                               awards=MappingProxyType(awards))

@@ -17,6 +17,7 @@ _M64 = (1 << 64) - 1
 #: Kinds of :func:`hash64` draws (one per use, so two uses never share a draw).
 K_EXPIRED, K_GENRE, K_CW, K_REPLAY = 1, 2, 3, 4
 K_HOLIDAY, K_COHORT, K_APPETITE = 5, 6, 7
+K_LATE = 8
 
 
 def mix(x: int) -> int:

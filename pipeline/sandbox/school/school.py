@@ -15,7 +15,19 @@ from datetime import date, datetime, timedelta
 from pipeline.core.calendar import TZ
 from pipeline.core.calendar import Term as CalendarTerm
 
-from .activity import AFTER, BEFORE, Full, build_full, cut_activity, empty_activity, never_held, view_key
+from .activity import (
+    AFTER,
+    BEFORE,
+    LATE,
+    Full,
+    build_full,
+    cut_activity,
+    empty_activity,
+    late_delay,
+    never_held,
+    view_key,
+    without_late_data,
+)
 from .export import RosterExport, build_export
 from .model import (
     API_LESSON_ID_BASE,
@@ -52,10 +64,15 @@ from .timetable import (
 class School:
     """Deterministic synthetic school; see the package docstring for ids and distributions."""
 
-    def __init__(self, seed: int = 7, lessons_per_day: int = 40, now: datetime | None = None):
+    def __init__(self, seed: int = 7, lessons_per_day: int = 40, now: datetime | None = None,
+                 late_hours: float = 0.0):
         if not 1 <= lessons_per_day <= 999:
             raise ValueError("lessons_per_day must be in 1..999")
+        if not 0 <= late_hours < 24 * 30:
+            raise ValueError("late_hours must be in [0, 720)")
         self.seed = int(seed)
+        #: hours after a lesson's end within which its late data (a share of lessons) comes in; 0: none
+        self.late_hours = float(late_hours)
         self.lessons_per_day = int(lessons_per_day)
         self._now: datetime = self._normalise_now(now)
         self.n_teachers = max(8, math.ceil(60 * lessons_per_day / 40))
@@ -248,7 +265,8 @@ class School:
         return 3 if self.never_held(lesson) else 2
 
     def activity(self, lesson: Lesson) -> Activity:
-        return self._activity_cached(lesson, view_key(lesson, self._now))
+        late = late_delay(self.seed, lesson.id, self.late_hours) if self.late_hours else None
+        return self._activity_cached(lesson, view_key(lesson, self._now, late))
 
     def category_of(self, lesson: Lesson) -> int:
         """The category of the lesson's classroom (inferred from the class size if unknown)."""
@@ -277,9 +295,11 @@ class School:
                           class_extra=class_extra, progress=progress, at_risk=tpl.at_risk)
 
     def _build_activity(self, lesson: Lesson, key: int) -> Activity:
-        """``key``: ``BEFORE``, ``AFTER`` or the in-class cut in seconds since the start."""
+        """``key``: ``BEFORE``, ``AFTER``, ``LATE`` or the in-class cut in seconds since the start."""
         if key == BEFORE:
             return empty_activity(lesson, 0)
+        if key == LATE:
+            return without_late_data(self._build_activity(lesson, AFTER), self.seed, lesson.id)
         finished = key == AFTER
         if self.never_held(lesson):
             return empty_activity(lesson, 3 if finished else 1)
