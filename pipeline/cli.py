@@ -58,7 +58,11 @@ def _parse_day(ctx, param, value):
 @main.command()
 @click.option("--start", callback=_parse_day, help="First day YYYY-MM-DD (default: 7 complete days ago).")
 @click.option("--end", callback=_parse_day, help="Last day YYYY-MM-DD (default: yesterday, Asia/Shanghai).")
-def run(start: date | None, end: date | None) -> None:
+@click.option("--full", is_flag=True, help="Ask every answer again, keeping nothing from earlier extractions "
+              "(default: a day extracted before asks only for what can have changed, LIVECLASS_SETTLE_HOURS).")
+@click.option("--full-warehouse", is_flag=True, help="Rebuild the warehouse from the whole lake (default: bring "
+              "the published warehouse up to date for the days whose lake files changed).")
+def run(start: date | None, end: date | None, full: bool, full_warehouse: bool) -> None:
     """Extract the window's days, build the lake, publish the warehouse.
 
     Uses LIVECLASS_BASE_URL / LIVECLASS_APP_ID / LIVECLASS_SECRET, or the
@@ -89,7 +93,8 @@ def run(start: date | None, end: date | None) -> None:
             click.echo(line)
 
     try:
-        summary = run_window(settings, start, end, echo=echo, progress=progress)
+        summary = run_window(settings, start, end, echo=echo, progress=progress, full=full,
+                             full_warehouse=full_warehouse)
     except ConfigError as exc:
         click.echo(f"liveclass: {exc}", err=True)
         sys.exit(2)

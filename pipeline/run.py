@@ -41,6 +41,55 @@ class DayResult:
     rows: dict[str, int] = field(default_factory=dict)
     seconds: float = 0.0
     error: str = ""
+    resumed: bool = False  # extracted by an interrupted run of the same window: not asked again
+
+
+@dataclass
+class Checkpoint:
+    """The days of a window that a ``liveclass run`` finished (``DataDir.run_checkpoint``).
+
+    Written after every finished day, removed once the window is published; a run of the same window
+    (and mode) started again within :data:`RESUME_HOURS` skips those days, so a run killed half-way
+    redoes no finished day.  Older than that, its days are simply re-extracted (incrementally)."""
+
+    path: Path
+    window: str
+    full: bool
+    done: list[str] = field(default_factory=list)
+
+    @classmethod
+    def open(cls, path: Path, days: list[date], full: bool, now: float | None = None) -> Checkpoint:
+        import json
+
+        window = f"{days[0]}..{days[-1]}"
+        fresh = cls(path, window, full)
+        try:
+            body = json.loads(path.read_text())
+            age_h = ((now or time.time()) - float(body["written_at"])) / 3600
+            if body["window"] != window or bool(body["full"]) != full or not 0 <= age_h < RESUME_HOURS:
+                return fresh
+            fresh.done = [d for d in body["done"] if isinstance(d, str)]
+        except (OSError, ValueError, KeyError, TypeError):
+            pass
+        return fresh
+
+    def add(self, day: str) -> None:
+        import json
+
+        from pipeline.core.files import atomic_write_bytes
+
+        self.done.append(day)
+        body = {"window": self.window, "full": self.full, "done": sorted(set(self.done)), "written_at": time.time(),
+                "pid": os.getpid()}
+        atomic_write_bytes(self.path, json.dumps(body).encode())
+
+    def remove(self) -> None:
+        with contextlib.suppress(FileNotFoundError):
+            self.path.unlink()
+
+
+#: How long an interrupted window can be resumed (hours); later, its days are extracted again.
+RESUME_HOURS = 24.0
 
 
 @dataclass
@@ -241,8 +290,13 @@ def failure_text(result) -> str:
 
 
 def run_window(settings: Settings, start: date | None = None, end: date | None = None, *,
-               echo: Callable[[str], None] = print, progress: Callable[[str], None] | None = None) -> RunSummary:
+               echo: Callable[[str], None] = print, progress: Callable[[str], None] | None = None,
+               full: bool = False, full_warehouse: bool = False) -> RunSummary:
     """``liveclass run``: extract the window's days, one Dagster run each, then publish once.
+    ``full_warehouse`` rebuilds the warehouse from the whole lake (default: only the changed days).
+
+    A day extracted before is re-extracted incrementally (``assets/raw/settle.py``); ``full`` asks every
+    answer again.  A run of the same window that was interrupted (killed) resumes after its last finished day.
 
     Without a platform profile in the data directory, the platform is probed first (a few dozen
     read-only calls over the window's last days) and the profile written.  ``progress`` receives a
@@ -258,7 +312,7 @@ def run_window(settings: Settings, start: date | None = None, end: date | None =
                     probe_platform(settings, days[-PROBE_DAYS:], echo)
                 except ApiError as exc:  # the run's own retries and checks still stand guard
                     echo(f"  the probe failed ({exc}); using the default readings this time")
-            return _execute(settings, days, sandbox_url, echo, progress)
+            return _execute(settings, days, sandbox_url, echo, progress, full=full, full_warehouse=full_warehouse)
 
 
 #: Days the probe looks at (the newest of the window).
@@ -355,7 +409,9 @@ def day_progress(progress: Callable[[str], None] | None, i: int, n: int) -> Iter
 
 
 def _execute(settings: Settings, days: list[date], sandbox_url: str | None,
-             echo: Callable[[str], None], progress: Callable[[str], None] | None = None) -> RunSummary:
+             echo: Callable[[str], None], progress: Callable[[str], None] | None = None, *,
+             full: bool = False, full_warehouse: bool = False) -> RunSummary:
+    from assets.warehouse.assets import FULL_REBUILD_CONFIG
     from pipeline.definitions import DAILY_JOB, PUBLISH_JOB, build_defs, first_partition
     from pipeline.schedules import publish_verdict
 
@@ -367,18 +423,35 @@ def _execute(settings: Settings, days: list[date], sandbox_url: str | None,
         echo(f"  ({len(reaped)} run(s) of an earlier liveclass run that was killed marked failed)")
     tags = run_tags(days)
     results: list[DayResult] = []
-    echo(f"Extracting {len(days)} day(s) {days[0]} .. {days[-1]} into {dirs.root}")
+    checkpoint = Checkpoint.open(dirs.run_checkpoint, days, full)
+    resumed = set(checkpoint.done)
+    mode = "every answer asked again (--full)" if full else "days extracted before: only what can have changed"
+    echo(f"Extracting {len(days)} day(s) {days[0]} .. {days[-1]} into {dirs.root} ({mode})")
+    if resumed:
+        echo(f"  resuming an interrupted run of this window: {len(resumed)} of {len(days)} day(s) were finished "
+             "and are not asked again")
     job = defs.resolve_job_def(DAILY_JOB)
+    run_config = {**QUIET, "resources": {"api": {"config": {"full_refresh": True}}}} if full else QUIET
+    window_t0, extracted = time.monotonic(), 0
     for i, day in enumerate(days, 1):
+        if day.isoformat() in resumed:
+            results.append(DayResult(day=day.isoformat(), success=True, resumed=True))
+            echo(f"  [{i}/{len(days)}] {day}: finished by the interrupted run")
+            continue
         t0 = time.monotonic()
         with day_progress(progress, i, len(days)):
             res = job.execute_in_process(partition_key=day.isoformat(), instance=instance, raise_on_error=False,
-                                         run_config=QUIET, tags=tags)
+                                         run_config=run_config, tags=tags)
         r = _day_result(day.isoformat(), res, time.monotonic() - t0)
         results.append(r)
+        extracted += 1
+        if r.success:
+            checkpoint.add(r.day)
         status = "ok" if r.success else f"FAILED: {r.error}"
+        left = sum(1 for d in days[i:] if d.isoformat() not in resumed)
+        eta = f", ETA {_duration((time.monotonic() - window_t0) / extracted * left)}" if left else ""
         echo(f"  [{i}/{len(days)}] {r.day}: {r.rows.get('lessons', 0)} lessons, {r.api_calls} API calls"
-             f" ({r.retries} retries), {sum(r.rows.values())} lake rows, {r.seconds:.1f}s  {status}")
+             f" ({r.retries} retries), {sum(r.rows.values())} lake rows, {r.seconds:.1f}s{eta}  {status}")
     publish, why = publish_verdict({r.day: r.success for r in results})
     if not publish:
         # The warehouse only ever reflects complete extractions: a failed day may have left some of
@@ -387,8 +460,9 @@ def _execute(settings: Settings, days: list[date], sandbox_url: str | None,
              "days succeed.")
         return RunSummary(results, None, {}, sandbox_url, published=False)
     echo("Publishing the warehouse ...")
-    pub = defs.resolve_job_def(PUBLISH_JOB).execute_in_process(instance=instance, raise_on_error=False,
-                                                               run_config=QUIET, tags=tags)
+    pub = defs.resolve_job_def(PUBLISH_JOB).execute_in_process(
+        instance=instance, raise_on_error=False, tags=tags,
+        run_config={**QUIET, **FULL_REBUILD_CONFIG} if full_warehouse else QUIET)
     mats = {ev.materialization.asset_key: ev.materialization for ev in pub.get_asset_materialization_events()}
     _echo_roster(dirs, echo)
     # the warehouse may be published even when a later step (feeds, report) failed
@@ -400,12 +474,20 @@ def _execute(settings: Settings, days: list[date], sandbox_url: str | None,
                  if key.path[0] == "warehouse" and key.path[-1].startswith("mart_") and "dagster/row_count" in m.metadata}
     if not pub.success:
         echo(f"  publish FAILED: {failure_text(pub)}")
+    else:
+        checkpoint.remove()
     feeds = dirs.feeds if FEEDS_KEY in mats else None
     report = dirs.report if REPORT_KEY in mats else None
     from assets.publish.assets import data_notes
 
     return RunSummary(results, warehouse, mart_rows, sandbox_url, feeds=feeds, report=report,
                       published=pub.success, warnings=data_notes(dirs) if warehouse is not None else [])
+
+
+def _duration(seconds: float) -> str:
+    seconds = int(round(seconds))
+    return f"{seconds // 3600}h{seconds % 3600 // 60:02d}m" if seconds >= 3600 else (
+        f"{seconds // 60}m{seconds % 60:02d}s" if seconds >= 60 else f"{seconds}s")
 
 
 def _echo_roster(dirs, echo) -> None:

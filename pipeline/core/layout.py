@@ -14,6 +14,7 @@
     report/index.html
     platform.json                                  the platform profile (liveclass probe)
     .run.lock .warehouse.lock .feeds.lock .ratelimit  coordination files
+    .warehouse-tmp/                                DuckDB's spill folder of the warehouse build
 """
 
 from __future__ import annotations
@@ -116,8 +117,18 @@ class DataDir:
         return self.root / ".run.lock"
 
     @property
+    def run_checkpoint(self) -> Path:
+        """The days a ``liveclass run`` finished, so that one started again after a kill resumes there."""
+        return self.root / ".run-window.json"
+
+    @property
     def warehouse_lock(self) -> Path:
         return self.root / ".warehouse.lock"
+
+    @property
+    def warehouse_tmp(self) -> Path:
+        """Where the warehouse build spills beyond its memory limit (one folder per build, removed after)."""
+        return self.root / ".warehouse-tmp"
 
     @property
     def rate_limit_file(self) -> Path:

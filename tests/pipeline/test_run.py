@@ -194,3 +194,52 @@ def test_liveclass_dev_prepares_dagster_home_and_runs_dagster_dev(tmp_path, monk
     assert env["DAGSTER_HOME"] == str(tmp_path / "dagster_home")
     assert env["LIVECLASS_DATA_DIR"] == str(tmp_path / "data")
     assert (tmp_path / "dagster_home" / "dagster.yaml").exists()
+
+
+def test_a_run_killed_half_way_resumes_without_redoing_a_finished_day(sandbox, tmp_path):
+    """``liveclass run`` over 10 days is killed (SIGKILL) after its 5th day; started again it extracts only the
+    days not finished (their raw and lake files untouched, not even rewritten) and publishes all ten."""
+    import re
+    import signal
+    from datetime import date
+
+    days = [(date(2026, 3, 2) + timedelta(days=i)).isoformat() for i in range(10)]
+    env = {k: v for k, v in os.environ.items() if not k.startswith("LIVECLASS_")}
+    env.update({"LIVECLASS_DATA_DIR": str(tmp_path / "data"), "DAGSTER_HOME": str(tmp_path / "dh"),
+                "LIVECLASS_BASE_URL": sandbox.base_url, "LIVECLASS_APP_ID": sandbox.app_id,
+                "LIVECLASS_SECRET": sandbox.secret, "LIVECLASS_RATE_LIMIT": "0"})
+    args = [sys.executable, "-m", "pipeline.cli", "run", "--start", days[0], "--end", days[-1]]
+    first = subprocess.Popen(args, env=env, cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    seen = []
+    try:
+        for line in first.stdout:
+            seen.append(line)
+            if re.search(r"\[5/10\] \S+: \d+ lessons", line):
+                first.send_signal(signal.SIGKILL)
+                break
+    finally:
+        first.kill()
+        first.wait(timeout=60)
+    assert first.returncode == -signal.SIGKILL, "".join(seen)[-2000:]
+    data = tmp_path / "data"
+    finished = [d for d in days if any(f"] {d}: " in line and " ok" in line for line in seen)]
+    assert len(finished) >= 5 and finished == days[:len(finished)], "".join(seen)
+    files = {p: p.stat().st_mtime_ns for d in finished for p in data.rglob(f"date={d}/*")}
+    assert len(files) >= 7 * 2 * len(finished)  # raw pages + meta, lake partitions of the seven groups
+
+    again = subprocess.run(args, env=env, cwd=tmp_path, capture_output=True, text=True, timeout=600)
+    assert again.returncode == 0, again.stdout[-3000:] + again.stderr[-2000:]
+    out = again.stdout
+    assert f"{len(finished)} of 10 day(s) were finished" in out
+    extracted = re.findall(r"\] (\S+): \d+ lessons, (\d+) API calls", out)
+    assert [d for d, _ in extracted] == days[len(finished):], out
+    assert all(int(n) > 0 for _, n in extracted)
+    assert all(f"] {d}: finished by the interrupted run" in out for d in finished)
+    assert {p: p.stat().st_mtime_ns for p in files} == files, "a finished day's files were written again"
+    assert not (data / ".run-window.json").exists()  # published: nothing left to resume
+    con = duckdb.connect(str(data / "warehouse.duckdb"), read_only=True)
+    try:
+        got = {d.isoformat() for (d,) in con.execute("SELECT DISTINCT lesson_date FROM mart_lesson_attendance").fetchall()}
+    finally:
+        con.close()
+    assert got == set(days)
