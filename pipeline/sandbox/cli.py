@@ -103,8 +103,10 @@ def _serve_options(fn):
         click.option("--rate-limit-burst", default=0, show_default=True, type=click.IntRange(0), metavar="B",
                      help="Requests --rate-limit accepts at once (0: a quarter second's worth, max(1, ceil(N/4)))."),
         click.option("--late-hours", default=0.0, show_default=True, type=click.FloatRange(0, 720, max_open=True),
-                     metavar="H", help="Late data: 30 %% of lessons get one student's attendance and one star award "
-                     "in up to H hours after they end (0: all data at once). See docs/sandbox.md."),
+                     metavar="H", help="Late data: --late-share of lessons get one student's attendance and one star "
+                     "award up to H hours after they end (0: all data at once). See docs/sandbox.md."),
+        click.option("--late-share", default=0.3, show_default=True, type=click.FloatRange(0, 1), metavar="S",
+                     help="The share of lessons with late data (with --late-hours)."),
     ]
     for opt in reversed(opts):
         fn = opt(fn)
@@ -119,6 +121,7 @@ def _config(kw: dict) -> SandboxConfig:
         drift=normalize_mode(kw["drift"]) or False, convert_seconds=kw["convert_seconds"], log_level=kw["log_level"],
         fault_kinds=kw["fault_kinds"], header_timeout=kw["header_timeout"], readings=kw["readings"],
         rate_limit=kw["rate_limit"], rate_limit_burst=kw["rate_limit_burst"], late_hours=kw["late_hours"],
+        late_share=kw["late_share"],
     )
 
 

@@ -60,6 +60,7 @@ class SandboxConfig:
     # late data: 30 % of lessons get one student's attendance and one award up to this many hours after they end
     # (School.late_hours, school/activity.py late_delay); 0: every lesson's data is in when it ends
     late_hours: float = 0.0
+    late_share: float = 0.3  # the share of lessons with late data (when late_hours > 0)
 
     def __post_init__(self) -> None:
         self.fault_kinds = parse_fault_kinds(self.fault_kinds)
@@ -72,6 +73,8 @@ class SandboxConfig:
             raise ValueError("rate_limit_burst must not be negative (0: the default)")
         if not 0 <= self.late_hours < 720:
             raise ValueError("late_hours must be in [0, 720)")
+        if not 0 <= self.late_share <= 1:
+            raise ValueError("late_share must be in [0, 1]")
 
     def cli_args(self) -> list[str]:
         """The ``liveclass sandbox`` flags reproducing this config."""
@@ -94,5 +97,5 @@ class SandboxConfig:
             if self.rate_limit_burst:
                 args += ["--rate-limit-burst", str(self.rate_limit_burst)]
         if self.late_hours:
-            args += ["--late-hours", repr(float(self.late_hours))]
+            args += ["--late-hours", repr(float(self.late_hours)), "--late-share", repr(float(self.late_share))]
         return args

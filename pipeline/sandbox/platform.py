@@ -107,7 +107,7 @@ class Platform:
     @classmethod
     def from_config(cls, config: SandboxConfig) -> Platform:
         school = School(seed=config.seed, lessons_per_day=config.lessons_per_day, now=config.now,
-                        late_hours=getattr(config, "late_hours", 0.0))
+                        late_hours=getattr(config, "late_hours", 0.0), late_share=getattr(config, "late_share", 0.3))
         apps = [App(config.app_id, config.secret, True)]
         if config.app_id != INACTIVE_APP_ID:
             apps.append(App(INACTIVE_APP_ID, config.secret, False))

@@ -149,6 +149,10 @@ def test_full_refresh_asks_again_and_leaves_byte_identical_files(sandbox, extrac
     # a lesson's class never changes: even a full re-extraction reuses the recorded API 30 answers
     assert "/lesson/getClassInfo" not in lessons_md["api_calls_by_endpoint"].value
     assert lessons_md["reused_pages"].value == SANDBOX_LESSONS_PER_DAY
+    # the run metadata records the rate achieved, the 429s and the limiter's waits
+    assert lessons_md["http_429"].value == 0 and lessons_md["rate_limit_decreases"].value == 0
+    assert lessons_md["request_rate_per_second"].value > 0
+    assert lessons_md["rate_limit_wait_s"].value is None or lessons_md["rate_limit_wait_s"].value >= 0
 
 
 def test_faults_do_not_change_the_lake(extracted, sandbox_config, tmp_path):

@@ -157,14 +157,14 @@ def never_held(seed: int, lesson_id: int) -> bool:
     return unit(seed, K_EXPIRED, lesson_id) < EXPIRED_SHARE
 
 
-def late_delay(seed: int, lesson_id: int, late_hours: float) -> timedelta | None:
+def late_delay(seed: int, lesson_id: int, late_hours: float, share: float = LATE_SHARE) -> timedelta | None:
     """How long after its scheduled end a lesson's late data comes in (None: none is late).
 
-    With ``late_hours`` > 0, :data:`LATE_SHARE` of lessons have late data: one present student's
+    With ``late_hours`` > 0, ``share`` (default :data:`LATE_SHARE`) of lessons have late data: one present student's
     attendance and key events, and one star award, come in a quarter to all of ``late_hours`` after
     the scheduled end.  Until then the student reads absent and the award is missing (late
     attendance, a late award), as on a platform whose data settles after the classroom closes."""
-    if late_hours <= 0 or unit(seed, K_LATE, lesson_id) >= LATE_SHARE:
+    if late_hours <= 0 or unit(seed, K_LATE, lesson_id) >= share:
         return None
     fraction = 0.25 + 0.75 * unit(seed, K_LATE, lesson_id, 1)
     return timedelta(seconds=round(late_hours * 3600 * fraction))

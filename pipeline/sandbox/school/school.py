@@ -19,6 +19,7 @@ from .activity import (
     AFTER,
     BEFORE,
     LATE,
+    LATE_SHARE,
     Full,
     build_full,
     cut_activity,
@@ -65,14 +66,17 @@ class School:
     """Deterministic synthetic school; see the package docstring for ids and distributions."""
 
     def __init__(self, seed: int = 7, lessons_per_day: int = 40, now: datetime | None = None,
-                 late_hours: float = 0.0):
+                 late_hours: float = 0.0, late_share: float = LATE_SHARE):
         if not 1 <= lessons_per_day <= 999:
             raise ValueError("lessons_per_day must be in 1..999")
         if not 0 <= late_hours < 24 * 30:
             raise ValueError("late_hours must be in [0, 720)")
+        if not 0 <= late_share <= 1:
+            raise ValueError("late_share must be in [0, 1]")
         self.seed = int(seed)
         #: hours after a lesson's end within which its late data (a share of lessons) comes in; 0: none
         self.late_hours = float(late_hours)
+        self.late_share = float(late_share)  # the share of lessons with late data
         self.lessons_per_day = int(lessons_per_day)
         self._now: datetime = self._normalise_now(now)
         self.n_teachers = max(8, math.ceil(60 * lessons_per_day / 40))
@@ -265,7 +269,7 @@ class School:
         return 3 if self.never_held(lesson) else 2
 
     def activity(self, lesson: Lesson) -> Activity:
-        late = late_delay(self.seed, lesson.id, self.late_hours) if self.late_hours else None
+        late = late_delay(self.seed, lesson.id, self.late_hours, self.late_share) if self.late_hours else None
         return self._activity_cached(lesson, view_key(lesson, self._now, late))
 
     def category_of(self, lesson: Lesson) -> int:
