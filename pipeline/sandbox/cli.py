@@ -107,6 +107,9 @@ def _serve_options(fn):
                      "award up to H hours after they end (0: all data at once). See docs/sandbox.md."),
         click.option("--late-share", default=0.3, show_default=True, type=click.FloatRange(0, 1), metavar="S",
                      help="The share of lessons with late data (with --late-hours)."),
+        click.option("--tenant", "tenants", multiple=True, metavar="APP_ID:SECRET:SEED[:LESSONS]",
+                     help="Serve a further institution at the same URL (repeatable): its applicationID, secret "
+                     "and school (seed, lessons per day, default 40)."),
     ]
     for opt in reversed(opts):
         fn = opt(fn)
@@ -114,6 +117,13 @@ def _serve_options(fn):
 
 
 def _config(kw: dict) -> SandboxConfig:
+    try:
+        return _make_config(kw)
+    except ValueError as exc:  # a tenant that does not read, an applicationID used twice
+        raise click.BadParameter(str(exc), param_hint="--tenant") from None
+
+
+def _make_config(kw: dict) -> SandboxConfig:
     return SandboxConfig(
         host=kw["host"], port=kw["port"], seed=kw["seed"], app_id=kw["app_id"], secret=kw["secret"],
         lessons_per_day=kw["lessons_per_day"], latency_ms=kw["latency_ms"], fault_rate=kw["fault_rate"],
@@ -121,7 +131,7 @@ def _config(kw: dict) -> SandboxConfig:
         drift=normalize_mode(kw["drift"]) or False, convert_seconds=kw["convert_seconds"], log_level=kw["log_level"],
         fault_kinds=kw["fault_kinds"], header_timeout=kw["header_timeout"], readings=kw["readings"],
         rate_limit=kw["rate_limit"], rate_limit_burst=kw["rate_limit_burst"], late_hours=kw["late_hours"],
-        late_share=kw["late_share"],
+        late_share=kw["late_share"], tenants=tuple(kw["tenants"]),
     )
 
 
@@ -139,6 +149,9 @@ def _serve(config: SandboxConfig) -> None:
             click.echo(f"fault kinds: {', '.join(config.fault_kinds)}")
         if config.readings:
             click.echo("readings: " + ", ".join(f"{k}={v}" for k, v in config.readings.items()))
+        for tenant in config.tenants:
+            click.echo(f"tenant: applicationID {tenant.app_id}, secret {tenant.secret}, seed {tenant.seed}, "
+                       f"{tenant.lessons_per_day} lessons/day")
         if config.rate_limit:
             burst = config.rate_limit_burst or default_burst(config.rate_limit)
             click.echo(f"rate limit: {config.rate_limit:g} requests/s per applicationID, burst {burst} "

@@ -17,7 +17,7 @@ from .drift import normalize_mode
 from .faults import parse_fault_kinds
 from .readings import parse_readings
 
-__all__ = ["DEFAULT_APP_ID", "INACTIVE_APP_ID", "DEFAULT_SECRET", "SandboxConfig", "default_burst"]
+__all__ = ["DEFAULT_APP_ID", "INACTIVE_APP_ID", "DEFAULT_SECRET", "SandboxConfig", "SandboxTenant", "default_burst"]
 
 DEFAULT_APP_ID = "liveclass-sandbox"
 #: A second built-in application with active=0 (answers 20004); same secret.
@@ -28,6 +28,32 @@ DEFAULT_SECRET = "sandbox-secret-not-for-production"
 def default_burst(rate: float) -> int:
     """The burst of a rate limit of ``rate`` requests per second: a quarter of a second's worth, at least 1."""
     return max(1, math.ceil(rate / 4))
+
+
+@dataclass(frozen=True)
+class SandboxTenant:
+    """A further institution served at the same URL: its applicationID, secret and school (seed, size)."""
+
+    app_id: str
+    secret: str
+    seed: int
+    lessons_per_day: int = 40
+
+    @classmethod
+    def parse(cls, value: SandboxTenant | str) -> SandboxTenant:
+        """``APP_ID:SECRET:SEED[:LESSONS_PER_DAY]`` (or a SandboxTenant)."""
+        if isinstance(value, SandboxTenant):
+            return value
+        parts = str(value).split(":")
+        try:
+            if len(parts) not in (3, 4) or not parts[0] or not parts[1]:
+                raise ValueError
+            return cls(parts[0], parts[1], int(parts[2]), int(parts[3]) if len(parts) == 4 else 40)
+        except ValueError:
+            raise ValueError(f"tenant {value!r} is not APP_ID:SECRET:SEED[:LESSONS_PER_DAY]") from None
+
+    def arg(self) -> str:
+        return f"{self.app_id}:{self.secret}:{self.seed}:{self.lessons_per_day}"
 
 
 @dataclass
@@ -61,9 +87,16 @@ class SandboxConfig:
     # (School.late_hours, school/activity.py late_delay); 0: every lesson's data is in when it ends
     late_hours: float = 0.0
     late_share: float = 0.3  # the share of lessons with late data (when late_hours > 0)
+    # further institutions at the same URL, one applicationID, secret and school each (SandboxTenant or
+    # "APP_ID:SECRET:SEED[:LESSONS_PER_DAY]"); the first institution is app_id/secret/seed above
+    tenants: tuple[SandboxTenant, ...] = ()
 
     def __post_init__(self) -> None:
         self.fault_kinds = parse_fault_kinds(self.fault_kinds)
+        self.tenants = tuple(SandboxTenant.parse(t) for t in self.tenants)
+        ids = [self.app_id, *(t.app_id for t in self.tenants)]
+        if len(set(ids)) != len(ids):
+            raise ValueError(f"tenants: an applicationID is used twice ({', '.join(ids)})")
         self.readings = parse_readings(self.readings)
         if self.header_timeout < 0:
             raise ValueError("header_timeout must not be negative")
@@ -98,4 +131,6 @@ class SandboxConfig:
                 args += ["--rate-limit-burst", str(self.rate_limit_burst)]
         if self.late_hours:
             args += ["--late-hours", repr(float(self.late_hours)), "--late-share", repr(float(self.late_share))]
+        for tenant in self.tenants:
+            args += ["--tenant", tenant.arg()]
         return args

@@ -44,6 +44,8 @@ import json
 import logging
 import math
 import time
+from collections.abc import Mapping
+from dataclasses import replace
 from email.utils import formatdate
 from typing import Any
 
@@ -158,15 +160,21 @@ class SandboxApp:
     """A plain ASGI 3 callable; one instance per server (state lives in ``platform``)."""
 
     def __init__(self, platform: Platform, faults: FaultPlan, drift: Drift | None = None,
-                 rate_limit: RateLimit | None = None):
+                 rate_limit: RateLimit | None = None, tenants: Mapping[str, Platform] | None = None):
         self.platform = platform
+        #: further institutions served at the same URL: applicationID -> its own platform (school, seed, secret)
+        self.tenants: dict[str, Platform] = dict(tenants or {})
         self.faults = faults
         self.drift = drift  # a drift.Drift, or None: answers as documented
         self.rate_limit = rate_limit  # a RateLimit, or None: no limit
         self.routes: dict[str, Route] = ROUTES
-        self._cache: dict[tuple, tuple[bytes, bool]] = {}
-        self._cache_stamp: tuple | None = None
+        # answers of cacheable routes, per platform: id(platform) -> (stamp, {(path, params): answer})
+        self._caches: dict[int, tuple[tuple, dict[tuple, tuple[bytes, bool]]]] = {}
         self.requests = 0
+
+    def platform_of(self, app_id: str) -> Platform:
+        """The platform (institution) an applicationID belongs to: a tenant's, else the main one."""
+        return self.tenants.get(app_id, self.platform)
 
     @property
     def readings(self) -> Readings:
@@ -178,8 +186,7 @@ class SandboxApp:
         """Play other readings from the next request on (a Readings, a mapping or ``KEY=VALUE`` strings;
         keys not given are the defaults); the answer cache is dropped."""
         self.platform.readings = Readings.of(value)
-        self._cache.clear()
-        self._cache_stamp = None
+        self._caches.clear()
 
     # -- ASGI entry point -------------------------------------------------------
     async def __call__(self, scope: dict, receive, send) -> None:
@@ -225,7 +232,7 @@ class SandboxApp:
         if self.rate_limit is not None and not too_big:
             form = self._form(content_type, body)
             app_id = form.get("applicationID", "") if form is not None else ""
-            if app_id and app_id in self.platform.apps:
+            if app_id and app_id in self.platform_of(app_id).apps:
                 wait = self.rate_limit.check(app_id)
                 if wait is not None:
                     await self.faults.delay()
@@ -367,7 +374,8 @@ class SandboxApp:
             sign_msg = form.get("signMsg", "")
             if not sign_msg:
                 return error_body(20002, "", code_key), None, False
-            app = self.platform.apps.get(app_id)
+            platform = self.platform_of(app_id)
+            app = platform.apps.get(app_id)
             if app is None:
                 return error_body(20003, "", code_key), None, False
             if not app.active:
@@ -378,7 +386,7 @@ class SandboxApp:
                 if _not_utf8(exc.reason):  # authenticated and decrypted: only a string's bytes are not UTF-8
                     return error_body(40003, "a parameter is not valid UTF-8", code_key), None, False
                 return error_body(20005, exc.reason, code_key), None, False
-            out, ok = self._handle(route, params, Ctx(app_id))
+            out, ok = self._handle(route, params, Ctx(app_id), platform)
             return out, params, ok
         except Exception:
             log.exception("sandbox handler failed on %s", path)
@@ -388,9 +396,9 @@ class SandboxApp:
     def _form(content_type: bytes, body: bytes) -> dict[str, str] | None:
         return parse_form(content_type, body, MAX_FIELDS)
 
-    def _handle(self, route: Route, params: dict, ctx: Ctx) -> tuple[bytes, bool]:
+    def _handle(self, route: Route, params: dict, ctx: Ctx, platform: Platform | None = None) -> tuple[bytes, bool]:
         """(answer, success): the handler's answer or its refusal's error envelope."""
-        platform = self.platform
+        platform = platform or self.platform
         clock = platform.clock_key()
         if not route.cache:
             try:
@@ -399,14 +407,15 @@ class SandboxApp:
                 return error_body(r.code, r.detail, route.code_key), False
             return dumps(self._drift(route, result)), True
         stamp = (platform.version, clock)
-        if stamp != self._cache_stamp or len(self._cache) > _CACHE_LIMIT:
-            self._cache.clear()
-            self._cache_stamp = stamp
+        held = self._caches.get(id(platform))
+        if held is None or held[0] != stamp or len(held[1]) > _CACHE_LIMIT:
+            held = self._caches[id(platform)] = (stamp, {})
+        cache = held[1]
         key: tuple | None = (route.path, repr(params))
         if len(key[1]) > _CACHE_KEY_LIMIT:
             key = None
         if key is not None:
-            hit = self._cache.get(key)
+            hit = cache.get(key)
             if hit is not None:
                 return hit
         try:
@@ -414,7 +423,7 @@ class SandboxApp:
         except Reject as r:
             out = error_body(r.code, r.detail, route.code_key), False
         if key is not None and platform.version == stamp[0]:
-            self._cache[key] = out
+            cache[key] = out
         return out
 
     def _drift(self, route: Route, result: dict) -> dict:
@@ -437,4 +446,7 @@ def make_app(config: SandboxConfig) -> SandboxApp:
     mode = normalize_mode(getattr(config, "drift", None))
     rate = getattr(config, "rate_limit", 0) or 0
     limit = RateLimit(rate, getattr(config, "rate_limit_burst", 0) or 0) if rate > 0 else None
-    return SandboxApp(platform, faults, Drift(mode, config.seed) if mode else None, limit)
+    tenants = {t.app_id: Platform.from_config(replace(config, app_id=t.app_id, secret=t.secret, seed=t.seed,
+                                                      lessons_per_day=t.lessons_per_day, tenants=()))
+               for t in getattr(config, "tenants", ()) or ()}
+    return SandboxApp(platform, faults, Drift(mode, config.seed) if mode else None, limit, tenants)
