@@ -42,7 +42,8 @@ class LiveClassApiResource(ConfigurableResource):
 
     ``rate_limit_per_second`` is enforced across every thread and, through a
     file-backed bucket in the data directory, across every process that
-    materialises partitions at the same time.
+    materialises partitions at the same time; with ``rate_limit_url``
+    ``redis://...``, across every host (one budget per applicationID).
     """
 
     base_url: str = Field(default="", description="API base URL; empty: the embedded sandbox (synthetic school)")
@@ -53,6 +54,9 @@ class LiveClassApiResource(ConfigurableResource):
     rate_limit_per_second: float = Field(default=20.0, description="Requests per second, all processes together; "
                                                                     "0: no limit")
     rate_limit_file: str | None = Field(default=None, description="Shared bucket file; default: in the data dir")
+    rate_limit_url: str | None = Field(default=None, description="Where the shared limiter lives: redis://host:port/db "
+                                       "(every host, keyed by applicationID) or file:///path; default: the file "
+                                       "bucket (LIVECLASS_RATE_LIMIT_URL)", json_schema_extra={"dagster__is_secret": True})
     connect_timeout: float = 3.05
     read_timeout: float = 30.0
     max_attempts: int = 8
@@ -61,8 +65,6 @@ class LiveClassApiResource(ConfigurableResource):
     backoff_max: float = 20.0
     settle_hours: float = Field(default=24.0, description="A re-extraction keeps a lesson's answers fetched at least "
                                 "this many hours after it became final, and asks for the rest (assets/raw/settle.py)")
-    full_refresh: bool = Field(default=False, description="Ask every answer again, keeping nothing from the previous "
-                               "extraction (liveclass run --full)")
 
     def _endpoint(self) -> tuple[str, str, str, float]:
         if self.base_url:
@@ -84,6 +86,7 @@ class LiveClassApiResource(ConfigurableResource):
             backoff_max=self.backoff_max,
             rate_limit_per_second=rate or None,
             rate_limit_file=(self.rate_limit_file or rate_limit_file) if rate else None,
+            rate_limit_url=self.rate_limit_url if rate else None,
             concurrency=self.concurrency,
             on_response=on_response,
             array_form=profile.get("arrays") if profile else "native",

@@ -20,6 +20,10 @@ RUNS = [
     ["bench_extract.py", "--lessons", "300", "--latency-ms", "20", "--concurrency", "8", "--no-sequential"],
     ["bench_warehouse.py", "--sizes", "1", "3.3", "10"],
     ["bench_report.py"],
+    ["bench_rate_limit.py", "--mode", "extract", "--days", "14", "--lessons", "100"],
+    ["bench_lookback.py", "--lessons", "100", "--late-share", "0.12"],
+    ["bench_backfill.py"],
+    ["bench_redis_limit.py", "--rates", "100", "1000"],
 ]
 
 

@@ -62,19 +62,37 @@ def _parse_day(ctx, param, value):
               "(default: a day extracted before asks only for what can have changed, LIVECLASS_SETTLE_HOURS).")
 @click.option("--full-warehouse", is_flag=True, help="Rebuild the warehouse from the whole lake (default: bring "
               "the published warehouse up to date for the days whose lake files changed).")
-def run(start: date | None, end: date | None, full: bool, full_warehouse: bool) -> None:
+@click.option("--tenant", "tenant", default=None, metavar="NAME",
+              help="With a tenant registry (LIVECLASS_TENANTS): run this tenant only (default: every tenant).")
+@click.option("--jobs", default=2, show_default=True, type=click.IntRange(1, 64),
+              help="With a tenant registry: tenants run at once (one process each).")
+def run(start: date | None, end: date | None, full: bool, full_warehouse: bool, tenant: str | None,
+        jobs: int) -> None:
     """Extract the window's days, build the lake, publish the warehouse.
 
     Uses LIVECLASS_BASE_URL / LIVECLASS_APP_ID / LIVECLASS_SECRET, or the
-    embedded sandbox when LIVECLASS_BASE_URL is not set.  Exit codes: 0 published,
-    1 failed (nothing or not everything published), 2 bad configuration (nothing
-    written), 3 published with warnings (printed: data kept from an earlier snapshot).
+    embedded sandbox when LIVECLASS_BASE_URL is not set; with a tenant registry
+    (LIVECLASS_TENANTS) every tenant in its own process and folders.  Exit codes:
+    0 published, 1 failed (nothing or not everything published; with tenants: any
+    tenant), 2 bad configuration (nothing written), 3 published with warnings
+    (printed: data kept from an earlier snapshot).
     """
     import time
 
-    from pipeline.run import ConfigError, run_window
+    from pipeline.run import ConfigError, run_tenants, run_window
 
     settings = _settings()
+    if tenant is not None or settings.tenants:
+        if tenant is None:  # every tenant, each in its own process: one's failure or slowness holds no other
+            options = [*(["--start", start.isoformat()] if start else []), *(["--end", end.isoformat()] if end else []),
+                       *(["--full"] if full else []), *(["--full-warehouse"] if full_warehouse else [])]
+            env_file = (click.get_current_context().find_root().obj or {}).get("env_file")
+            sys.exit(run_tenants(settings, options, jobs=jobs, env_file=env_file, echo=click.echo))
+        try:
+            settings = settings.for_tenant(settings.tenant_named(tenant))
+        except SettingsError as exc:
+            click.echo(f"liveclass: {exc}", err=True)
+            sys.exit(2)
     tty = sys.stdout.isatty()
     shown = {"status": False, "at": 0.0}
 

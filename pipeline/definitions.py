@@ -77,6 +77,7 @@ def build_resources(settings: Settings) -> dict:
             app_id=settings.app_id or "",
             secret=secret,
             rate_limit_per_second=settings.requests_per_second,
+            rate_limit_url=settings.rate_limit_url,
             concurrency=settings.concurrency,
             settle_hours=settings.settle_hours,
         ),
@@ -105,7 +106,8 @@ def build_defs(settings: Settings, *, first_day: date | None = None,
     # the roster (optional files) is refreshed by every publish job run (`liveclass run`); under automation it
     # is refreshed when materialized from the UI or CLI (docs/roster.md), and the warehouse reads what is there
     roster = roster_assets(settings.roster_folder)
-    automated = with_automation([raw_course_progress, lake_course_progress, build_warehouse_assets(), feeds_files,
+    automated = with_automation([raw_course_progress, lake_course_progress,
+                                 build_warehouse_assets(memory_limit=settings.warehouse_memory_limit), feeds_files,
                                  report_html], publish_condition())
     publish = [*roster, *automated]
     daily_job = define_asset_job(

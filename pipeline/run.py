@@ -170,7 +170,8 @@ def check_api(settings: Settings, day: date) -> None:
     from pipeline.api import RetriesExhausted
     from pipeline.definitions import build_resources
 
-    url, app_id, secret = env_names.BASE_URL, env_names.APP_ID, env_names.SECRET
+    url = env_names.BASE_URL if settings.tenant is None else f"base_url of tenant {settings.tenant}"
+    app_id, secret = settings.credential_names
     base_url = settings.base_url
     start, _ = day_window(day)
     api = build_resources(settings)["api"].process_config_and_initialize()  # EnvVars resolved, as Dagster does
@@ -211,7 +212,8 @@ def api_environment(settings: Settings, echo: Callable[[str], None]) -> Iterator
     if not settings.uses_sandbox:
         missing = settings.missing_credentials()
         if missing:
-            raise ConfigError(f"{env_names.BASE_URL} is set but {' and '.join(missing)} "
+            where = env_names.BASE_URL if settings.tenant is None else f"tenant {settings.tenant}"
+            raise ConfigError(f"{where} is set but {' and '.join(missing)} "
                               f"{'is' if len(missing) == 1 else 'are'} not; see .env.example.")
         yield settings, None
         return
@@ -342,34 +344,40 @@ def probe_platform(settings: Settings, days: list[date], echo: Callable[[str], N
 INSTANCE_CONFIG = Path(__file__).with_name("dagster.yaml")
 
 
-def ensure_instance_home(home: Path) -> Path:
-    """``home`` with a ``dagster.yaml`` (the shipped one, copied on first use; never overwritten)."""
+def ensure_instance_home(home: Path, template: Path | None = None) -> Path:
+    """``home`` with a ``dagster.yaml``, copied on first use (never overwritten) from ``template`` when it
+    exists (a tenant's instance: the deployment's DAGSTER_HOME/dagster.yaml, e.g. the PostgreSQL one),
+    else the shipped one."""
     home.mkdir(parents=True, exist_ok=True)
     config = home / "dagster.yaml"
     if not config.exists():
         from pipeline.core.files import atomic_write_bytes
 
-        atomic_write_bytes(config, INSTANCE_CONFIG.read_bytes())
+        source = template if template is not None and template.is_file() else INSTANCE_CONFIG
+        atomic_write_bytes(config, source.read_bytes())
     return home
 
 
-def dagster_instance(home: Path):
-    """The Dagster instance in ``home`` (its configuration shipped on first use)."""
+def dagster_instance(home: Path, template: Path | None = None):
+    """The Dagster instance in ``home`` (its configuration copied on first use, see :func:`ensure_instance_home`)."""
     from dagster import DagsterInstance
 
-    return DagsterInstance.from_config(str(ensure_instance_home(home)))
+    return DagsterInstance.from_config(str(ensure_instance_home(home, template)))
 
 
 #: The process that ran a ``liveclass run`` run (to tell a dead run from a running one).
 PID_TAG = "liveclass/pid"
 WINDOW_TAG = "liveclass/window"
+TENANT_TAG = "liveclass/tenant"
 
 
-def run_tags(days: list[date]) -> dict[str, str]:
-    """What every Dagster run of this ``liveclass run`` carries: who started it, its window, its process."""
+def run_tags(days: list[date], tenant: str | None = None) -> dict[str, str]:
+    """What every Dagster run of this ``liveclass run`` carries: who started it, its window, its process
+    (and its tenant, with a registry)."""
     from pipeline.schedules import BY_LIVECLASS_RUN, STARTED_BY_TAG
 
-    return {STARTED_BY_TAG: BY_LIVECLASS_RUN, WINDOW_TAG: f"{days[0]}..{days[-1]}", PID_TAG: str(os.getpid())}
+    tags = {STARTED_BY_TAG: BY_LIVECLASS_RUN, WINDOW_TAG: f"{days[0]}..{days[-1]}", PID_TAG: str(os.getpid())}
+    return {**tags, TENANT_TAG: tenant} if tenant else tags
 
 
 def reap_dead_runs(instance) -> list[str]:
@@ -417,11 +425,11 @@ def _execute(settings: Settings, days: list[date], sandbox_url: str | None,
 
     dirs = settings.dirs
     defs = build_defs(settings, first_day=first_partition(settings, days[0]))
-    instance = dagster_instance(settings.dagster_home)
+    instance = dagster_instance(settings.dagster_home, settings.instance_template)
     reaped = reap_dead_runs(instance)
     if reaped:
         echo(f"  ({len(reaped)} run(s) of an earlier liveclass run that was killed marked failed)")
-    tags = run_tags(days)
+    tags = run_tags(days, settings.tenant)
     results: list[DayResult] = []
     checkpoint = Checkpoint.open(dirs.run_checkpoint, days, full)
     resumed = set(checkpoint.done)
@@ -431,7 +439,12 @@ def _execute(settings: Settings, days: list[date], sandbox_url: str | None,
         echo(f"  resuming an interrupted run of this window: {len(resumed)} of {len(days)} day(s) were finished "
              "and are not asked again")
     job = defs.resolve_job_def(DAILY_JOB)
-    run_config = {**QUIET, "resources": {"api": {"config": {"full_refresh": True}}}} if full else QUIET
+    # a config field of the raw assets, not of the api resource: run config given for a resource replaces all of
+    # its configuration, so that would silently drop the URL and credentials bound from the settings
+    from assets.raw.assets import full_refresh_config
+    from pipeline.definitions import daily_assets
+
+    run_config = {**QUIET, **full_refresh_config(daily_assets())} if full else QUIET
     window_t0, extracted = time.monotonic(), 0
     for i, day in enumerate(days, 1):
         if day.isoformat() in resumed:
@@ -503,3 +516,46 @@ def _echo_roster(dirs, echo) -> None:
          + (":" if lines else "."))
     for line in lines:
         echo(f"  {line}")
+
+
+def run_tenants(settings: Settings, options: list[str], *, jobs: int = 2, env_file: str | None = None,
+                echo: Callable[[str], None] = print) -> int:
+    """``liveclass run`` with a tenant registry: every tenant as its own ``liveclass run --tenant NAME``
+    process (its own data directory, Dagster instance, locks and rate limit), ``jobs`` at a time, each
+    line prefixed with the tenant's name; a tenant that fails, is refused or is slow holds no other.
+    Returns the exit code: 0 when every tenant published, 3 when some published with warnings, 1
+    when any tenant did not publish."""
+    import subprocess
+    import sys
+    import threading
+    from concurrent.futures import ThreadPoolExecutor
+
+    lock = threading.Lock()
+    width = max(len(t.name) for t in settings.tenants)
+
+    def say(line: str) -> None:
+        with lock:
+            echo(line)
+
+    def one(name: str) -> tuple[int, float]:
+        t0 = time.monotonic()
+        cmd = [sys.executable, "-m", "pipeline.cli", *(["--env-file", env_file] if env_file else []), "run",
+               "--tenant", name, *options]
+        proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, bufsize=1)
+        assert proc.stdout is not None
+        for line in proc.stdout:
+            say(f"[{name:<{width}}] {line.rstrip()}")
+        return proc.wait(), time.monotonic() - t0
+
+    names = [t.name for t in settings.tenants]
+    echo(f"{len(names)} tenant(s) from the registry, {min(jobs, len(names))} at a time: {', '.join(names)}")
+    with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
+        outcomes = dict(zip(names, pool.map(one, names)))
+    meaning = {0: "published", 1: "FAILED (not everything published)", 2: "REFUSED (bad configuration, nothing "
+               "written)", 3: "published with warnings"}
+    echo("")
+    for name, (code, seconds) in outcomes.items():
+        echo(f"  {name:<{width}}  {meaning.get(code, f'FAILED (exit {code})')}  {seconds:.0f}s  "
+             f"{settings.for_tenant(settings.tenant_named(name)).data_dir}")
+    codes = {code for code, _ in outcomes.values()}
+    return 0 if codes <= {0} else 3 if codes <= {0, 3} else 1

@@ -27,6 +27,7 @@ from dagster import (
     AssetKey,
     AssetMaterialization,
     AssetsDefinition,
+    Config,
     DailyPartitionsDefinition,
     Failure,
     MaterializeResult,
@@ -48,6 +49,24 @@ from .settle import Previous, RawMeta, digest
 from .store import Recorder, SnapshotAges, read_raw, write_raw
 
 LAYER = "raw"
+
+
+class RawConfig(Config):
+    """A raw asset's run config: ``full_refresh`` asks every answer again, keeping nothing from the previous
+    extraction of the day (``liveclass run --full``); by default a day extracted before asks only for what can
+    have changed (assets/raw/settle.py)."""
+
+    full_refresh: bool = False
+
+
+def full_refresh_config(assets) -> dict:
+    """Run config that sets ``full_refresh`` on every raw daily asset among ``assets`` (their op names)."""
+    ops = {}
+    for a in assets:
+        for key in a.keys:
+            if key.path[0] == LAYER and a.partitions_def is not None:
+                ops[a.node_def.name] = {"config": {"full_refresh": True}}
+    return {"ops": ops}
 
 
 def raw_key(group: str) -> AssetKey:
@@ -180,14 +199,14 @@ def raw_asset(group: str, domain: str, description: str, run: Extractor, partiti
         owners=OWNERS,
         tags=layer_tags(LAYER, domain, source="openapi", cadence="daily"),
     )
-    def _raw(context: AssetExecutionContext, api: LiveClassApiResource, data_dir: DataDirResource):
+    def _raw(context: AssetExecutionContext, config: RawConfig, api: LiveClassApiResource, data_dir: DataDirResource):
         days = partition_days(context)
         if not api.base_url:
             context.log.info(f"{env_names.BASE_URL} is not set: using the embedded sandbox (synthetic school)")
         done: dict[str, dict] = {}
         for day in days:
             try:
-                meta = _extract_day(context, group, table, run, plan, day, api, data_dir)
+                meta = _extract_day(context, group, table, run, plan, day, api, data_dir, config.full_refresh)
             except Exception as exc:
                 if len(days) == 1:
                     raise
@@ -201,11 +220,11 @@ def raw_asset(group: str, domain: str, description: str, run: Extractor, partiti
 
 
 def _extract_day(context, group: str, table: str, run: Extractor, plan: Planner, day: str,
-                 api: LiveClassApiResource, data_dir: DataDirResource) -> dict:
+                 api: LiveClassApiResource, data_dir: DataDirResource, full: bool = False) -> dict:
     dirs = data_dir.dirs
     recorder = Recorder()
     profile = data_dir.profile
-    prev = _previous(dirs, group, table, day, profile, api)
+    prev = _previous(dirs, group, table, day, profile, api, full)
     try:
         planned = plan(dirs, day, profile, prev)
     except (OSError, ValueError):  # what it reads is missing: the extraction itself will say so
@@ -237,10 +256,10 @@ def _extract_day(context, group: str, table: str, run: Extractor, plan: Planner,
 
 
 def _previous(dirs: DataDir, group: str, table: str, day: str, profile: PlatformProfile,
-              api: LiveClassApiResource) -> Previous:
+              api: LiveClassApiResource, full: bool) -> Previous:
     """What the previous extraction of ``group``'s day may leave to this one (nothing on a full one)."""
     lessons_file = dirs.raw_file("lessons", day)
-    if api.full_refresh or not lessons_file.exists():
+    if full or not lessons_file.exists():
         return settle.NOTHING
     try:
         lesson_pages = read_raw(lessons_file)

@@ -20,7 +20,7 @@ about when data is final.  With the 03:00 tick and two look-back days every less
 3-27 h after its day ended and again at 27-51 h, so a settle time of 24 h keeps, for every
 lesson, one copy fetched at least a day after it became final, and the second look-back day costs
 (almost) nothing.  A platform whose late data takes longer needs a longer settle time (and
-look-back); ``liveclass run --full`` (the ``full_refresh`` field of the ``api`` resource) asks
+look-back); ``liveclass run --full`` (the raw assets' run config ``full_refresh: true``) asks
 everything again.
 
 Times: ``as_of`` is the platform's clock (the HTTP ``Date`` of the group's earliest answer) so a

@@ -9,8 +9,11 @@ One step builds them all, because the warehouse is published as one file:
 
 1. the lake is checked first (:func:`.checks.lake_completeness`): a day missing one daily table
    fails the blocking check ``lake_days_complete`` and nothing is built;
-2. :func:`warehouse.build.build_warehouse` builds a candidate file beside the published one
-   (models in order, COMMENTs and declared keys checked: a duplicate key fails ``key_unique``);
+2. :func:`warehouse.build.build_warehouse` builds a candidate file beside the published one: a copy
+   of the published warehouse brought up to date for the days whose lake files changed, or a full
+   rebuild (config ``full_rebuild``, ``liveclass run --full-warehouse``; and whenever a model's SQL
+   changed); COMMENTs and declared keys checked: a duplicate key fails ``key_unique``.  DuckDB's memory
+   is bounded by the setting ``LIVECLASS_WAREHOUSE_MEMORY`` and spills to ``<data dir>/.warehouse-tmp``;
 3. the candidate is checked (the school-day mart adds up to the lesson mart) and its columns read;
 4. only then is it renamed over ``warehouse.duckdb`` (atomic: readers see the old file or the new).
 
@@ -35,6 +38,7 @@ from dagster import (
     AssetKey,
     AssetsDefinition,
     AssetSpec,
+    Config,
     Failure,
     FreshnessPolicy,
     MaterializeResult,
@@ -44,9 +48,11 @@ from dagster import (
     TableSchema,
     multi_asset,
 )
+from pydantic import Field
 
 from pipeline.core.crash import crash_point
 from pipeline.core.files import file_lock, pid_alive
+from pipeline.core.settings import default_warehouse_memory
 from warehouse.build import ETL_TABLE, ModelKeyError, ModelSpec, build_warehouse, connect_readonly, model_specs
 from warehouse.build import remove_stale_builds as _remove_stale_builds
 
@@ -191,10 +197,25 @@ def _previews(con, tables: Sequence[str]) -> dict[str, str]:
             for t in tables}
 
 
-def build_warehouse_assets(lake_key: Callable[[str], AssetKey] = lake_table_key) -> AssetsDefinition:
+class WarehouseBuildConfig(Config):
+    """Run configuration of the warehouse build (``ops: {warehouse: {config: {full_rebuild: true}}}``)."""
+
+    full_rebuild: bool = Field(default=False, description="Rebuild every table from the whole lake instead of "
+                               "bringing the published warehouse up to date for the changed days "
+                               "(liveclass run --full-warehouse). A changed model SQL does this by itself.")
+
+
+#: The run config that makes the warehouse build a full rebuild.
+FULL_REBUILD_CONFIG = {"ops": {"warehouse": {"config": {"full_rebuild": True}}}}
+
+
+def build_warehouse_assets(lake_key: Callable[[str], AssetKey] = lake_table_key, *,
+                           memory_limit: str | None = None, threads: int | None = None) -> AssetsDefinition:
     """Every warehouse table as an asset, all materialized by one build (``lake_key``: the asset that
-    writes a lake table the models read)."""
+    writes a lake table the models read; ``memory_limit``: DuckDB's, from the settings, default a quarter
+    of the machine's memory)."""
     specs = model_specs()
+    limit = memory_limit or default_warehouse_memory()
     tables = [s.table for s in specs]
     reconcile = {DAILY_OVERVIEW, LESSON_ATTENDANCE} <= set(tables)
 
@@ -205,7 +226,7 @@ def build_warehouse_assets(lake_key: Callable[[str], AssetKey] = lake_table_key)
         pool=POOL,
         can_subset=False,
     )
-    def warehouse(context: AssetExecutionContext, data_dir: DataDirResource):
+    def warehouse(context: AssetExecutionContext, config: WarehouseBuildConfig, data_dir: DataDirResource):
         dirs = data_dir.dirs
         lake = checks.lake_completeness(dirs)
         lake_results = [
@@ -228,7 +249,8 @@ def build_warehouse_assets(lake_key: Callable[[str], AssetKey] = lake_table_key)
             candidate = _candidate_path(out)
             try:
                 try:
-                    result = build_warehouse(dirs.lake_dir(), candidate)
+                    result = build_warehouse(dirs.lake_dir(), candidate, previous=out, full=config.full_rebuild,
+                                             memory_limit=limit, threads=threads, temp_dir=dirs.warehouse_tmp)
                 except ModelKeyError as exc:
                     table = str(exc).split(":", 1)[0]
                     yield from lake_results
@@ -268,8 +290,8 @@ def build_warehouse_assets(lake_key: Callable[[str], AssetKey] = lake_table_key)
                     candidate.unlink()
         crash_point("warehouse.after_publish")
 
-        context.log.info(f"warehouse published: {len(tables)} tables in {result.seconds:.1f}s "
-                         f"from {result.lake_files} lake files")
+        context.log.info(f"warehouse published ({result.mode}: {result.reason}): {len(tables)} tables in "
+                         f"{result.seconds:.1f}s from {result.lake_files} lake files")
         for table in tables:
             key = warehouse_key(table)
             meta = {"dagster/row_count": MetadataValue.int(int(result.rows.get(table, 0))),
@@ -287,6 +309,11 @@ def build_warehouse_assets(lake_key: Callable[[str], AssetKey] = lake_table_key)
             "path": MetadataValue.path(str(out)),
             "duration_s": MetadataValue.float(round(result.seconds, 3)),
             "lake_files": MetadataValue.int(result.lake_files),
+            "build_mode": MetadataValue.text(result.mode),
+            "build_reason": MetadataValue.text(result.reason),
+            "changed_days": MetadataValue.json(result.changed_days),
+            "rebuilt_days": MetadataValue.int(len(result.rebuilt_days)),
+            "memory_limit": MetadataValue.text(result.duckdb_settings.get("memory_limit", "")),
             "lake_days": MetadataValue.int(len(lake.days)),
             "first_day": MetadataValue.text(lake.days[0] if lake.days else ""),
             "last_day": MetadataValue.text(lake.days[-1] if lake.days else ""),

@@ -11,7 +11,8 @@ limiter's wait, each attempt's connect and reads, and the sleeps.
 
 The configured rate limit is a ceiling the limiter adapts below: an HTTP 429
 is reported to it (it slows down for every thread, and through its file for
-every process, and holds them all until the Retry-After has passed), a
+every process, or through Redis for every host, and holds them all until the
+Retry-After has passed), a
 Retry-After on another answer (HTTP 503) holds them without slowing down, and
 the rate climbs back to the ceiling (AIMD, :mod:`.ratelimit`).  Error code
 50000 (服务端错误, the one 5xxxx code of Table 4) is a server error, not a
@@ -37,7 +38,8 @@ from .classify import Failure, classify
 from .concurrency import map_concurrent
 from .endpoints import EndpointsMixin
 from .errors import ApiError, TransientError
-from .ratelimit import MAX_HOLD, RateLimitTimeout, make_limiter
+from .limiters import make_limiter
+from .ratelimit import MAX_HOLD, RateLimiterUnavailable, RateLimitTimeout
 from .retry import RetryPolicy
 from .secret import Secret
 from .signing import encode_sign_msg
@@ -74,6 +76,7 @@ class LiveClassClient(EndpointsMixin):
                  max_attempts: int = 8, max_retry_seconds: float = 120.0,
                  backoff_base: float = 0.5, backoff_max: float = 20.0,
                  rate_limit_per_second: float | None = None, rate_limit_file: str | None = None,
+                 rate_limit_url: str | None = None,
                  concurrency: int = 8, session: requests.Session | None = None,
                  on_response: Callable[[str, dict, dict], None] | None = None,
                  max_body_bytes: int = MAX_BODY_BYTES, array_form: str = "native",
@@ -95,7 +98,8 @@ class LiveClassClient(EndpointsMixin):
             raise ValueError("array forms are 'native' or 'json_string'")
         self.array_form, self.json_array_form = array_form, json_array_form
         self.on_response = on_response
-        self.limiter = make_limiter(rate_limit_per_second, rate_limit_file)
+        # rate_limit_url (file:///path or redis://host:port/db, keyed by the app id) wins over rate_limit_file
+        self.limiter = make_limiter(rate_limit_per_second, rate_limit_url or rate_limit_file, key=self.app_id)
         self.stats = ClientStats()
         self._first_answer: datetime | None = None
         self._first_lock = threading.Lock()
@@ -179,6 +183,9 @@ class LiveClassClient(EndpointsMixin):
                 self.stats.record_failure("rate_limit")
                 return _Failed(Failure("rate_limit", TransientError(f"not sent: {exc}", path=path,
                                                                      retry_after=exc.wait)), False)
+            except RateLimiterUnavailable as exc:  # Redis down: retried with backoff within the deadline
+                self.stats.record_failure("rate_limit")
+                return _Failed(Failure("rate_limit", TransientError(f"not sent: {exc}", path=path)), False)
             self.stats.record_rate_wait(slot.wait, limiter.rate_now)
         form = {"applicationID": self.app_id, "signMsg": encode_sign_msg(params, self._secret)}
         sent = time.monotonic()

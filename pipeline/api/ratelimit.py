@@ -1,6 +1,7 @@
-"""Request rate limiting: one bucket for the threads of a process, one file for several processes.
+"""Request rate limiting: one bucket for the threads of a process, one file for several processes,
+one Redis hash for several hosts.
 
-Both limiters implement GCRA (the generic cell rate algorithm), the exact,
+The limiters implement GCRA (the generic cell rate algorithm), the exact,
 state-light form of a token bucket: instead of a token count refilled by a
 timer, the only state is the *theoretical arrival time* ``tat`` of the next
 request.  With emission interval ``T = 1 / rate`` and burst tolerance
@@ -27,7 +28,13 @@ queue in arrival order and never spin.
     process, so a crashed worker cannot wedge the others.  Clock: wall time
     (``time.time``), the one clock every process agrees on; a time further in
     the future than ``max_backlog`` seconds (a clock step backwards, a stale file)
-    is treated as absent.
+    is treated as absent.  The file's folder is created if missing (a fresh data
+    directory).
+
+:class:`~.ratelimit_redis.RedisLimiter`
+    the same state in Redis, each read-modify-write one Lua script on Redis's
+    clock, keyed by applicationID: one budget for every process of every host
+    (:mod:`.ratelimit_redis`, chosen by a ``redis://`` URL in :func:`.limiters.make_limiter`).
 
 ``acquire(max_wait)`` bounds the wait: when the next slot is further away than
 ``max_wait`` seconds, nothing is reserved and :class:`RateLimitTimeout` says how
@@ -82,7 +89,7 @@ import threading
 import time
 from typing import NamedTuple
 
-__all__ = ["TokenBucket", "FileBucket", "RateLimitTimeout", "Slot", "make_limiter",
+__all__ = ["TokenBucket", "FileBucket", "RateLimitTimeout", "RateLimiterUnavailable", "Slot",
            "DECREASE", "RECOVERY_SECONDS", "FLOOR", "MAX_HOLD"]
 
 #: Multiplicative decrease of the rate in force on an HTTP 429.
@@ -105,6 +112,11 @@ class RateLimitTimeout(Exception):
         super().__init__(f"the next request slot is {wait:.2f}s away, longer than the {max_wait:.2f}s allowed")
         self.wait = wait
         self.max_wait = max_wait
+
+
+class RateLimiterUnavailable(Exception):
+    """The shared limiter's store (Redis, :mod:`.ratelimit_redis`) cannot be reached: no slot was granted.
+    The client treats it as a failed attempt that sent nothing, retried within the call's deadline."""
 
 
 class Slot(NamedTuple):
@@ -351,18 +363,3 @@ class FileBucket(_Gcra):
 
     def __repr__(self) -> str:
         return f"FileBucket({self.path!r}, rate={self.rate:g}/s, burst={self.burst}, now={self.rate_now:.3g}/s)"
-
-
-def make_limiter(rate_per_second: float | None, path: str | None = None, burst: int = 1):
-    """The limiter a client uses: a file bucket if ``path`` is given, else a thread bucket, else None.
-
-    A file bucket already serialises the threads of its own process, so it is
-    used alone (it is the stricter of the two).
-    """
-    if path:
-        if not rate_per_second:
-            raise ValueError("rate_limit_file needs rate_limit_per_second")
-        return FileBucket(path, rate_per_second, burst)
-    if rate_per_second:
-        return TokenBucket(rate_per_second, burst)
-    return None

@@ -15,37 +15,50 @@ LIVECLASS_APP_ID         applicationID                                (required 
 LIVECLASS_SECRET         the application's secret                     (required with a URL)
 LIVECLASS_DATA_DIR       raw pages, lake, warehouse, feeds, report    ./data
 LIVECLASS_RATE_LIMIT     requests/s, every process together; 0 = off  20 (0 on the sandbox)
+LIVECLASS_RATE_LIMIT_URL the shared limiter: redis://host:port/db     unset: the file bucket in the data dir
+                         (every host, per app id) or file:///path
 LIVECLASS_CONCURRENCY    concurrent requests per process              8
 LIVECLASS_START_DATE     first daily partition                        2026-01-01
 LIVECLASS_LOOKBACK_DAYS  days the nightly tick re-extracts            2
 LIVECLASS_SETTLE_HOURS   a lesson final this long is not asked again   24
 LIVECLASS_ROSTER_DIR     the school's roster files (optional)         <data dir>/roster
+LIVECLASS_TENANTS        a registry of institutions (YAML, optional)  unset: one institution
 DAGSTER_HOME             Dagster's instance folder                    ./dagster_home
 ======================== ============================================ =====================
+
+``LIVECLASS_WAREHOUSE_MEMORY``: DuckDB's memory limit for the warehouse build (e.g. ``3GB``; default a
+quarter of the machine's RAM, 1-16 GB, :func:`default_warehouse_memory`); beyond it the build spills to
+``<data dir>/.warehouse-tmp``.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import os
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
 
 from .layout import DataDir
+from .tenants import Tenant, TenantError
+from .tenants import load as load_tenants
 
 BASE_URL = "LIVECLASS_BASE_URL"
 APP_ID = "LIVECLASS_APP_ID"
 SECRET = "LIVECLASS_SECRET"
 DATA_DIR = "LIVECLASS_DATA_DIR"
 RATE_LIMIT = "LIVECLASS_RATE_LIMIT"
+RATE_LIMIT_URL = "LIVECLASS_RATE_LIMIT_URL"
 CONCURRENCY = "LIVECLASS_CONCURRENCY"
 START_DATE = "LIVECLASS_START_DATE"
 LOOKBACK_DAYS = "LIVECLASS_LOOKBACK_DAYS"
 SETTLE_HOURS = "LIVECLASS_SETTLE_HOURS"
 WAREHOUSE = "LIVECLASS_WAREHOUSE"
 ROSTER_DIR = "LIVECLASS_ROSTER_DIR"
+TENANTS = "LIVECLASS_TENANTS"
+WAREHOUSE_MEMORY = "LIVECLASS_WAREHOUSE_MEMORY"
 DAGSTER_HOME = "DAGSTER_HOME"
 #: Crash tests only: ``<point>[@<n>]``, see :mod:`pipeline.core.crash`.
 CRASH_AT = "LIVECLASS_CRASH_AT"
@@ -73,6 +86,7 @@ class Settings:
     secret_env: str | None = None
     data_dir: Path = field(default_factory=lambda: Path("data").resolve())
     rate_limit: float | None = None  # None: the default for the platform in use
+    rate_limit_url: str | None = field(default=None, repr=False)  # redis://... or file:///...; None: the data dir's
     concurrency: int = 8
     start_date: date = DEFAULT_START_DATE
     lookback_days: int = 2
@@ -80,7 +94,12 @@ class Settings:
     dagster_home: Path = field(default_factory=lambda: Path("dagster_home").resolve())
     warehouse: Path | None = None  # `liveclass query --warehouse` default; None: the data dir's
     roster_dir: Path | None = None  # None: <data dir>/roster
+    warehouse_memory: str | None = None  # DuckDB memory limit of the warehouse build; None: sized to the machine
     notices: tuple[str, ...] = ()  # one line each, for the user (e.g. an env file others can read)
+    tenants: tuple[Tenant, ...] = ()  # LIVECLASS_TENANTS; () = one institution, today's layout
+    tenant: str | None = None  # the tenant these settings are for (:meth:`for_tenant`)
+    credential_names: tuple[str, str] = (APP_ID, SECRET)  # where the app id and secret come from (for messages)
+    instance_template: Path | None = None  # a tenant's: the deployment's DAGSTER_HOME/dagster.yaml, copied once
 
     # -- reading ----------------------------------------------------------------------
 
@@ -126,6 +145,17 @@ class Settings:
         base_url = text(BASE_URL)
         warehouse = text(WAREHOUSE)
         roster = text(ROSTER_DIR)
+        limiter = text(RATE_LIMIT_URL)
+        if limiter and limiter.partition("://")[0].lower() not in ("redis", "rediss", "file"):
+            if "://" in limiter:
+                raise SettingsError(f"{RATE_LIMIT_URL} must be redis://host:port/db or file:///path.")
+            limiter = str((base / Path(limiter).expanduser()).resolve())  # a plain path: the file bucket there
+        registry = text(TENANTS)
+        try:
+            tenants = load_tenants((base / Path(registry).expanduser()).resolve(), env) if registry else ()
+        except TenantError as exc:
+            raise SettingsError(f"{TENANTS}: {exc}") from None
+        tenants = tuple(dataclasses.replace(t, secret_in_process=bool(process.get(t.secret_env))) for t in tenants)
         return cls(
             base_url=base_url,
             app_id=text(APP_ID),
@@ -133,6 +163,7 @@ class Settings:
             secret_env=SECRET if base_url and process.get(SECRET) else None,
             data_dir=path(DATA_DIR, "data"),
             rate_limit=number(RATE_LIMIT, float, None, 0),
+            rate_limit_url=limiter,
             concurrency=number(CONCURRENCY, int, 8, 1),
             start_date=start_date,
             lookback_days=number(LOOKBACK_DAYS, int, 2, 0),
@@ -140,7 +171,9 @@ class Settings:
             dagster_home=path(DAGSTER_HOME, "dagster_home"),
             warehouse=(base / warehouse).resolve() if warehouse else None,
             roster_dir=(base / Path(roster).expanduser()).resolve() if roster else None,
+            warehouse_memory=memory_size(WAREHOUSE_MEMORY, text(WAREHOUSE_MEMORY)),
             notices=tuple(notices),
+            tenants=tenants,
         )
 
     # -- deriving ---------------------------------------------------------------------
@@ -161,6 +194,11 @@ class Settings:
         return 0.0 if self.uses_sandbox else DEFAULT_RATE_LIMIT
 
     @property
+    def warehouse_memory_limit(self) -> str:
+        """The warehouse build's DuckDB memory limit: the configured one, else :func:`default_warehouse_memory`."""
+        return self.warehouse_memory or default_warehouse_memory()
+
+    @property
     def roster_folder(self) -> Path:
         """Where the school's roster files are looked for."""
         return self.roster_dir or self.dirs.roster_dir
@@ -169,13 +207,33 @@ class Settings:
         """The credential variables a configured platform still needs."""
         if self.uses_sandbox:
             return []
-        return [name for name, value in ((APP_ID, self.app_id), (SECRET, self.secret)) if not value]
+        return [name for name, value in zip(self.credential_names, (self.app_id, self.secret)) if not value]
 
     def with_api(self, base_url: str, app_id: str, secret: str) -> Settings:
         """The same settings pointed at another API (the embedded sandbox); the secret is a plain value."""
         rate = self.rate_limit if self.rate_limit is not None else 0.0  # no need to be polite to our own sandbox
         return dataclasses.replace(self, base_url=base_url, app_id=app_id, secret=secret, secret_env=None,
                                    rate_limit=rate)
+
+    def for_tenant(self, tenant: Tenant) -> Settings:
+        """The settings of one tenant of the registry: its platform, credentials, rate limit and first day,
+        its own data directory and Dagster instance under ``tenants/<name>``."""
+        return dataclasses.replace(
+            self, base_url=tenant.base_url, app_id=tenant.app_id, secret=tenant.secret,
+            secret_env=tenant.secret_env if tenant.secret_in_process else None,
+            rate_limit=tenant.rate_limit if tenant.rate_limit is not None else self.rate_limit,
+            start_date=tenant.start_date or self.start_date, data_dir=tenant.data_dir(self.data_dir),
+            dagster_home=tenant.dagster_home(self.dagster_home), warehouse=None,
+            roster_dir=None, tenants=(), tenant=tenant.name,
+            credential_names=(f"app_id of tenant {tenant.name} ({TENANTS})", tenant.secret_env),
+            instance_template=self.dagster_home / "dagster.yaml")
+
+    def tenant_named(self, name: str) -> Tenant:
+        for t in self.tenants:
+            if t.name == name:
+                return t
+        known = ", ".join(t.name for t in self.tenants) or "none: LIVECLASS_TENANTS is not set"
+        raise SettingsError(f"no tenant {name!r} in the registry (tenants: {known}).")
 
     def replace(self, **changes) -> Settings:
         return dataclasses.replace(self, **changes)
@@ -206,6 +264,31 @@ def read_env_file(path: Path) -> tuple[dict[str, str], list[str]]:
         notices.append(f"{path} can be read by other users (mode {mode & 0o777:o}) and may hold the secret; "
                        f"run: chmod 600 {path}")
     return values, notices
+
+
+_SIZE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(B|KB|MB|GB|TB|KIB|MIB|GIB|TIB)\s*$", re.I)
+
+
+def memory_size(name: str, raw: str | None) -> str | None:
+    """A memory size as DuckDB takes it (``3GB``, ``512MiB``), or SettingsError naming the variable."""
+    if raw is None:
+        return None
+    m = _SIZE.match(raw)
+    if not m or float(m.group(1)) <= 0:
+        raise SettingsError(f"{name}={raw!r} is not a memory size such as 3GB or 512MB.")
+    return f"{m.group(1)}{m.group(2).upper().replace('IB', 'iB')}"
+
+
+def default_warehouse_memory(total_bytes: int | None = None) -> str:
+    """A quarter of the machine's physical memory, at least 1 GB and at most 16 GB: the warehouse
+    build's default DuckDB memory limit (it spills to disk beyond it)."""
+    if total_bytes is None:
+        try:
+            total_bytes = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+        except (ValueError, OSError, AttributeError):
+            total_bytes = 8 * 2**30
+    gb = min(16.0, max(1.0, total_bytes / 4 / 1e9))
+    return f"{gb:.1f}GB"
 
 
 def crash_spec() -> str | None:

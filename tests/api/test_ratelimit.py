@@ -16,7 +16,8 @@ sys.path.insert(0, os.path.dirname(__file__))
 from loopback import Loopback, ok  # noqa: E402
 
 from pipeline.api import LiveClassClient, RetriesExhausted  # noqa: E402
-from pipeline.api.ratelimit import FileBucket, RateLimitTimeout, TokenBucket, make_limiter  # noqa: E402
+from pipeline.api.limiters import make_limiter  # noqa: E402
+from pipeline.api.ratelimit import FileBucket, RateLimitTimeout, TokenBucket  # noqa: E402
 
 
 class FakeClock:
@@ -187,3 +188,34 @@ def test_file_bucket_across_two_processes(tmp_path):
     assert {r.params["proc"] for r in srv.requests} == {"a", "b"}
     # 40 requests at 40/s in total: ~0.975 s; two independent buckets would take ~0.5 s
     assert _rate(stamps) <= 40 * 1.1
+
+
+def test_the_rate_limit_url_setting_reaches_the_api_resource(tmp_path):
+    from pipeline.core.settings import Settings, SettingsError
+    from pipeline.definitions import build_resources
+
+    url = "redis://:pw@cache.internal:6379/2?burst=5"
+    settings = Settings.from_env({"LIVECLASS_RATE_LIMIT_URL": url, "LIVECLASS_BASE_URL": "http://x"}, cwd=tmp_path)
+    assert settings.rate_limit_url == url and "pw" not in repr(settings)
+    assert build_resources(settings)["api"].rate_limit_url == url
+    assert Settings.from_env({}, cwd=tmp_path).rate_limit_url is None  # unset: the file bucket in the data dir
+    plain = Settings.from_env({"LIVECLASS_RATE_LIMIT_URL": "shared/.ratelimit"}, cwd=tmp_path)
+    assert plain.rate_limit_url == str(tmp_path / "shared" / ".ratelimit")  # a path, resolved where read
+    with pytest.raises(SettingsError, match="LIVECLASS_RATE_LIMIT_URL"):
+        Settings.from_env({"LIVECLASS_RATE_LIMIT_URL": "memcached://x:1"}, cwd=tmp_path)
+
+
+def test_a_rate_limit_url_wins_over_the_data_dirs_file(tmp_path):
+    from tests.conftest import api_resource
+
+    class Sb:  # only what api_resource reads
+        base_url, app_id, secret = "http://127.0.0.1:9", "app", "secret"
+
+    shared = tmp_path / "shared" / ".ratelimit"
+    client = api_resource(Sb, rate_limit_per_second=5.0, rate_limit_url=f"file://{shared}").get_client(
+        rate_limit_file=str(tmp_path / "data" / ".ratelimit"))
+    assert isinstance(client.limiter, FileBucket) and client.limiter.path == str(shared)
+    client.close()
+    client = api_resource(Sb, rate_limit_per_second=5.0).get_client(rate_limit_file=str(tmp_path / "d" / ".rl"))
+    assert client.limiter.path == str(tmp_path / "d" / ".rl")  # unset: the data dir's file, as before
+    client.close()

@@ -17,10 +17,13 @@ from tests.conftest import SANDBOX_DAYS, SANDBOX_LESSONS_PER_DAY, api_resource
 pytestmark = pytest.mark.xdist_group("sandbox")
 
 
-def run_days(sb, data_dir: Path, days=SANDBOX_DAYS, **api):
+def run_days(sb, data_dir: Path, days=SANDBOX_DAYS, full_refresh: bool = False, **api):
+    from assets.raw.assets import full_refresh_config
+
     results = []
     for day in days:
         res = materialize(daily_assets(), partition_key=day, raise_on_error=True,
+                          run_config=full_refresh_config(daily_assets()) if full_refresh else None,
                           resources={"api": api_resource(sb, **api), "data_dir": DataDirResource(path=str(data_dir))})
         assert res.success
         results.append(res)

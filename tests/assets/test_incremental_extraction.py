@@ -24,24 +24,24 @@ from pipeline.core import schemas
 from pipeline.definitions import daily_assets
 from tests.conftest import SANDBOX_DAYS, SANDBOX_LESSONS_PER_DAY, SANDBOX_SEED, TZ, api_resource
 
-pytestmark = pytest.mark.xdist_group("sandbox")
-
 FIRST = datetime(2026, 3, 11, 19, 30, tzinfo=TZ)
 SECOND = datetime(2026, 3, 12, 12, 0, tzinfo=TZ)
 LATE_HOURS = 12.0
 TABLES = tuple(schemas.DAILY_TABLES)
 
 
-def extract(config, data_dir: Path, **api) -> dict[str, dict[str, dict[str, int]]]:
+def extract(config, data_dir: Path, full_refresh: bool = False) -> dict[str, dict[str, dict[str, int]]]:
     """Materialize the raw and lake assets of every day against a sandbox of ``config``; day -> raw asset ->
     API calls by endpoint."""
+    from assets.raw.assets import full_refresh_config
     from pipeline.sandbox.runner import start_sandbox
 
     calls: dict[str, dict[str, dict[str, int]]] = {}
+    run_config = full_refresh_config(daily_assets()) if full_refresh else None
     with start_sandbox(config) as sb:
         for day in SANDBOX_DAYS:
-            res = materialize(daily_assets(), partition_key=day, raise_on_error=True,
-                              resources={"api": api_resource(sb, **api), "data_dir": DataDirResource(path=str(data_dir))})
+            res = materialize(daily_assets(), partition_key=day, raise_on_error=True, run_config=run_config,
+                              resources={"api": api_resource(sb), "data_dir": DataDirResource(path=str(data_dir))})
             calls[day] = {ev.materialization.asset_key.path[-1]: ev.materialization.metadata["api_calls_by_endpoint"].value
                           for ev in res.get_asset_materialization_events()
                           if "api_calls_by_endpoint" in ev.materialization.metadata}

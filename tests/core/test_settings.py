@@ -26,9 +26,15 @@ def test_env_example_as_shipped_resolves(tmp_path):
     assert s.uses_sandbox  # the platform lines ship commented out
     commented = {line.lstrip("# ").split("=", 1)[0]: line.lstrip("# ").split("=", 1)[1]
                  for line in lines if line.startswith("# LIVECLASS_") and "=" in line}
+    # the commented tenant registry names a file of the user's (docs/tenants.md): one as that page shows it
+    (tmp_path / commented["LIVECLASS_TENANTS"]).write_text(
+        "tenants:\n  - {name: school-a, base_url: 'https://openapi.example', app_id: '10001', "
+        "secret_env: LIVECLASS_SECRET_SCHOOL_A}\n")
     real = Settings.from_env({**env, **commented}, cwd=tmp_path)
     assert not real.uses_sandbox and real.secret_env == "LIVECLASS_SECRET" and real.requests_per_second == 20.0
     assert "your-secret" not in repr(real)
+    assert [t.name for t in real.tenants] == ["school-a"] and real.settle_hours == 24.0
+    assert real.rate_limit_url and real.rate_limit_url.startswith("redis://")
 
 
 def test_with_api_points_at_the_sandbox_with_plain_values(tmp_path):

@@ -13,8 +13,6 @@ from pipeline.sandbox.config import SandboxConfig, SandboxTenant
 from pipeline.sandbox.school import School
 from tests.conftest import SANDBOX_DAYS, SANDBOX_LESSONS_PER_DAY, SANDBOX_NOW, SANDBOX_SEED
 
-pytestmark = pytest.mark.xdist_group("sandbox")
-
 OTHER = SandboxTenant("school-b", "secret-of-school-b", seed=SANDBOX_SEED + 1, lessons_per_day=5)
 
 

@@ -29,7 +29,7 @@ EXPECTED_TABLES = {
     "mart_student_attendance_term", "mart_teacher_punctuality", "mart_teacher_punctuality_week",
     "mart_teacher_punctuality_month", "mart_class_attendance_week", "mart_class_attendance_month",
     "mart_school_week", "mart_school_month", "mart_students_at_risk", "mart_class_attendance_trend",
-    "mart_student_participation", "mart_help_requests_class_week", "qa_roster_problems",
+    "mart_student_participation", "mart_help_requests_class_week", "qa_roster_problems", "int_student_month_runs",
     "etl_build",
 }
 

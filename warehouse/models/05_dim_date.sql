@@ -2,6 +2,8 @@
 -- periods analysts group by. Built from stg_calendar, which warehouse/build.py fills from
 -- pipeline.core.calendar (the one home of the term rule).
 -- key: date
+-- incremental: full
+-- watch: *
 
 CREATE TABLE dim_date AS
 SELECT

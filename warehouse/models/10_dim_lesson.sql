@@ -1,6 +1,9 @@
 -- dim_lesson: one row per lesson of the lake's lessons table (APIs 17/18/19/30),
 -- with the teacher id from the teacher attendance (API 34).
 -- key: lesson_id
+-- incremental: full
+-- mirrors: lessons
+-- watch: *
 
 CREATE TABLE dim_lesson AS
 WITH l AS (

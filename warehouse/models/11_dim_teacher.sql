@@ -1,6 +1,8 @@
 -- dim_teacher: one row per teacher id seen in dim_lesson or listed in the roster; names from the
 -- roster first, then from the lessons (API 19 teacher_name).
 -- key: teacher_id
+-- incremental: full
+-- watch: teacher_name in dim_lesson
 
 CREATE TABLE dim_teacher AS
 WITH seen AS (

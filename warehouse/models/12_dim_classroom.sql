@@ -1,6 +1,8 @@
 -- dim_classroom: one row per class id seen in lessons or in the course-progress snapshot,
 -- with subject, grade and term from the roster's courses when it has them.
 -- key: class_id
+-- incremental: full
+-- watch: class_name, subject, grade, term in dim_lesson
 
 CREATE TABLE dim_classroom AS
 WITH seen AS (

@@ -2,6 +2,7 @@
 -- duplicate mobile, missing name, wrong encoding ...), as the roster step reported them.
 -- Mobiles are masked (138****5678) before they reach the lake.
 -- key: file, row_in_file?, column_name?, problem
+-- incremental: full
 
 CREATE TABLE qa_roster_problems AS
 SELECT file, "row" AS row_in_file, "column" AS column_name, problem, message

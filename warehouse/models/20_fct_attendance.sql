@@ -1,5 +1,6 @@
 -- fct_attendance: one row per enrolled student per lesson (API 23).
 -- key: lesson_id, user_id
+-- incremental: day
 
 CREATE TABLE fct_attendance AS
 SELECT

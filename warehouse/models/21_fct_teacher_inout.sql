@@ -1,5 +1,7 @@
 -- fct_teacher_inout: teacher attendance per lesson (API 34).
 -- key: lesson_id
+-- incremental: day
+-- mirrors: teacher_inout
 
 CREATE TABLE fct_teacher_inout AS
 SELECT

@@ -1,5 +1,6 @@
 -- fct_awards: star awards per student per lesson (API 25).
 -- key: lesson_id, user_id
+-- incremental: day
 
 CREATE TABLE fct_awards AS
 SELECT lesson_id, lesson_date, user_id, award_num AS stars

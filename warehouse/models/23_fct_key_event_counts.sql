@@ -1,5 +1,6 @@
 -- fct_key_event_counts: in-class key-event counts (API 27).
 -- key: lesson_id, user_id, event_type
+-- incremental: day
 
 CREATE TABLE fct_key_event_counts AS
 SELECT lesson_id, lesson_date, user_id, event_type, event_count

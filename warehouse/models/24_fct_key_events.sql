@@ -1,5 +1,6 @@
 -- fct_key_events: one row per key-event time (API 28).
 -- key: lesson_id, user_id, event_type, event_time
+-- incremental: day
 
 CREATE TABLE fct_key_events AS
 SELECT

@@ -1,5 +1,6 @@
 -- fct_help_requests: help requests raised in class (API 16).
 -- key: lesson_id, user_id, help_time, help_type?
+-- incremental: day
 
 CREATE TABLE fct_help_requests AS
 SELECT

@@ -1,5 +1,6 @@
 -- fct_course_progress: current course-progress snapshot (API 26).
 -- key: class_id
+-- incremental: full
 
 CREATE TABLE fct_course_progress AS
 SELECT

@@ -1,5 +1,6 @@
 -- mart_lesson_attendance: one row per lesson.
 -- key: lesson_id
+-- incremental: day
 
 CREATE TABLE mart_lesson_attendance AS
 WITH a AS (
@@ -11,7 +12,7 @@ WITH a AS (
         count(*) FILTER (WHERE is_late_5min) AS late_5min,
         count(*) FILTER (WHERE is_early_leaver) AS early_leavers,
         CAST(sum(listen_minutes) AS BIGINT) AS listen_minutes,
-        avg(listen_share) FILTER (WHERE attended) AS avg_listen_share
+        avg(CAST(listen_share AS DECIMAL(38, 18))) FILTER (WHERE attended) AS avg_listen_share
     FROM fct_attendance
     GROUP BY lesson_id
 )

@@ -1,5 +1,6 @@
 -- mart_student_attendance_day: one row per student per day with finished lessons (status 2).
 -- key: user_id, lesson_date
+-- incremental: day
 
 CREATE TABLE mart_student_attendance_day AS
 SELECT

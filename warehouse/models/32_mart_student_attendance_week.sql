@@ -1,5 +1,6 @@
 -- mart_student_attendance_week: one row per student per ISO week (Monday to Sunday) with finished lessons (status 2).
 -- key: user_id, week_start
+-- incremental: week
 
 CREATE TABLE mart_student_attendance_week AS
 SELECT

@@ -1,5 +1,6 @@
 -- mart_student_attendance_month: one row per student per calendar month with finished lessons (status 2).
 -- key: user_id, month_start
+-- incremental: month
 
 CREATE TABLE mart_student_attendance_month AS
 SELECT

@@ -1,5 +1,6 @@
 -- mart_student_attendance_term: one row per student per term with finished lessons (status 2).
 -- key: user_id, term
+-- incremental: term
 
 CREATE TABLE mart_student_attendance_term AS
 SELECT

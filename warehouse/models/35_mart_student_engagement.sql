@@ -3,6 +3,7 @@
 --   score = 50 * listen_share + 15 * min(handups, 3) / 3 + 10 * min(onstage, 1)
 --         + 10 * min(mic_on, 1) + 15 * min(stars, 5) / 5, rounded to 1 decimal (0..100).
 -- key: lesson_id, user_id
+-- incremental: day
 
 CREATE TABLE mart_student_engagement AS
 WITH ec AS (

@@ -1,6 +1,7 @@
 -- mart_teacher_punctuality: per teacher over the whole data window, and over its last 14 days
 -- (period_start..period_end and recent_start..period_end are columns of every row).
 -- key: teacher_id
+-- incremental: full
 
 CREATE TABLE mart_teacher_punctuality AS
 WITH w AS (

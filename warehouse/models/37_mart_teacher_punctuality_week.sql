@@ -1,5 +1,6 @@
 -- mart_teacher_punctuality_week: one row per teacher per ISO week (Monday to Sunday) with lessons.
 -- key: teacher_id, week_start
+-- incremental: week
 
 CREATE TABLE mart_teacher_punctuality_week AS
 SELECT

@@ -1,5 +1,6 @@
 -- mart_teacher_punctuality_month: one row per teacher per calendar month with lessons.
 -- key: teacher_id, month_start
+-- incremental: month
 
 CREATE TABLE mart_teacher_punctuality_month AS
 SELECT

@@ -1,5 +1,6 @@
 -- mart_class_attendance_month: one row per class per calendar month with finished lessons (status 2).
 -- key: class_id, month_start
+-- incremental: month
 
 CREATE TABLE mart_class_attendance_month AS
 SELECT
@@ -17,7 +18,7 @@ SELECT
     count(*) FILTER (WHERE a.is_late) AS late,
     count(*) FILTER (WHERE a.attended)::DOUBLE / count(*) AS attendance_rate,
     count(*) FILTER (WHERE a.is_late)::DOUBLE / nullif(count(*) FILTER (WHERE a.attended), 0) AS late_rate,
-    avg(a.listen_share) FILTER (WHERE a.attended) AS avg_listen_share
+    avg(CAST(a.listen_share AS DECIMAL(38, 18))) FILTER (WHERE a.attended) AS avg_listen_share
 FROM fct_attendance AS a
 LEFT JOIN dim_classroom AS c USING (class_id)
 WHERE a.lesson_status = 2 AND a.class_id IS NOT NULL

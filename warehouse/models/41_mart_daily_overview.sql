@@ -1,5 +1,6 @@
 -- mart_daily_overview: one row per lesson_date.
 -- key: lesson_date
+-- incremental: day
 
 CREATE TABLE mart_daily_overview AS
 WITH les AS (
@@ -23,7 +24,7 @@ att AS (
         count(*) FILTER (WHERE attended) AS attended,
         count(*) FILTER (WHERE is_late) AS late,
         count(*) FILTER (WHERE is_early_leaver) AS early_leavers,
-        avg(listen_share) FILTER (WHERE attended) AS avg_listen_share
+        avg(CAST(listen_share AS DECIMAL(38, 18))) FILTER (WHERE attended) AS avg_listen_share
     FROM fct_attendance
     WHERE lesson_status = 2
     GROUP BY lesson_date

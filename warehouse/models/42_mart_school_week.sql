@@ -1,5 +1,6 @@
 -- mart_school_week: the whole school per ISO week.
 -- key: week_start
+-- incremental: week
 
 CREATE TABLE mart_school_week AS
 WITH les AS (
@@ -21,7 +22,7 @@ att AS (
         count(*) FILTER (WHERE attended) AS attended,
         count(*) FILTER (WHERE is_late) AS late,
         count(*) FILTER (WHERE is_early_leaver) AS early_leavers,
-        avg(listen_share) FILTER (WHERE attended) AS avg_listen_share
+        avg(CAST(listen_share AS DECIMAL(38, 18))) FILTER (WHERE attended) AS avg_listen_share
     FROM fct_attendance
     WHERE lesson_status = 2
     GROUP BY week_start

@@ -2,51 +2,73 @@
 -- their classes and the attendance trend of the last 4 weeks against the 4 before
 -- (docs/definitions.md, "Students at risk"). as_of = the last day with a finished lesson.
 -- key: user_id
+-- incremental: full
 
 CREATE TABLE mart_students_at_risk AS
 WITH w AS (
-    SELECT max(lesson_date) AS as_of FROM fct_attendance WHERE lesson_status = 2
+    SELECT max(lesson_date) AS as_of FROM mart_student_attendance_day
 ),
-s AS (
-    -- the student's finished lessons in time order; n - m numbers each run of equal attendance
-    SELECT
-        a.user_id, a.lesson_date, a.class_id, a.attended,
-        row_number() OVER (PARTITION BY a.user_id ORDER BY l.scheduled_start, a.lesson_id) AS n,
-        row_number() OVER (PARTITION BY a.user_id, a.attended ORDER BY l.scheduled_start, a.lesson_id) AS m
-    FROM fct_attendance AS a
-    JOIN dim_lesson AS l USING (lesson_id)
-    WHERE a.lesson_status = 2
+mo AS (
+    -- the student's months in order; g numbers the months with an attended lesson, so a group is one
+    -- such month and the all-absent months after it
+    SELECT *, sum(CASE WHEN attended > 0 THEN 1 ELSE 0 END)
+                  OVER (PARTITION BY user_id ORDER BY month_start ROWS UNBOUNDED PRECEDING) AS g
+    FROM int_student_month_runs
+),
+grp AS (
+    -- the run of absences still open at the end of a group: its month's closing run (none for group 0,
+    -- the all-absent months before the first attended lesson) and every lesson of its all-absent months
+    SELECT user_id, g,
+           coalesce(max(closing_absences) FILTER (WHERE attended > 0), 0)
+           + coalesce(sum(lessons) FILTER (WHERE attended = 0), 0) AS open_run
+    FROM mo
+    GROUP BY user_id, g
 ),
 runs AS (
-    SELECT user_id, count(*) AS len, max(n) AS last_n
-    FROM s WHERE NOT attended
-    GROUP BY user_id, n - m
+    -- the open run continues into the opening run of the next group's month
+    SELECT grp.user_id, grp.g, grp.open_run, grp.open_run + coalesce(nx.opening_absences, 0) AS len
+    FROM grp
+    LEFT JOIN mo AS nx ON nx.user_id = grp.user_id AND nx.g = grp.g + 1 AND nx.attended > 0
 ),
-per AS (
+rs AS (
+    SELECT user_id, max(len) AS longest_across, arg_max(open_run, g) AS current_run
+    FROM runs
+    GROUP BY user_id
+),
+tot AS (
     SELECT
-        s.user_id,
-        count(*) AS lessons,
-        count(*) FILTER (WHERE s.attended) AS attended,
-        count(DISTINCT s.class_id) AS classes,
-        max(s.lesson_date) FILTER (WHERE s.attended) AS last_attended_date,
-        max(s.n) AS last_n,
-        count(*) FILTER (WHERE s.lesson_date > w.as_of - 28) AS lessons_last_4w,
-        count(*) FILTER (WHERE s.lesson_date > w.as_of - 28 AND s.attended) AS attended_last_4w,
-        count(*) FILTER (WHERE s.lesson_date <= w.as_of - 28 AND s.lesson_date > w.as_of - 56) AS lessons_prev_4w,
-        count(*) FILTER (WHERE s.lesson_date <= w.as_of - 28 AND s.lesson_date > w.as_of - 56 AND s.attended)
-            AS attended_prev_4w
-    FROM s CROSS JOIN w
-    GROUP BY s.user_id
+        user_id,
+        CAST(sum(lessons) AS BIGINT) AS lessons,
+        CAST(sum(attended) AS BIGINT) AS attended,
+        CAST(len(list_distinct(flatten(list(class_ids)))) AS BIGINT) AS classes,
+        max(last_attended_date) AS last_attended_date,
+        max(longest_absence_run) AS longest_within
+    FROM int_student_month_runs
+    GROUP BY user_id
+),
+rec AS (
+    SELECT
+        d.user_id,
+        CAST(coalesce(sum(d.lessons) FILTER (WHERE d.lesson_date > w.as_of - 28), 0) AS BIGINT) AS lessons_last_4w,
+        CAST(coalesce(sum(d.attended) FILTER (WHERE d.lesson_date > w.as_of - 28), 0) AS BIGINT) AS attended_last_4w,
+        CAST(coalesce(sum(d.lessons) FILTER (WHERE d.lesson_date <= w.as_of - 28), 0) AS BIGINT) AS lessons_prev_4w,
+        CAST(coalesce(sum(d.attended) FILTER (WHERE d.lesson_date <= w.as_of - 28), 0) AS BIGINT) AS attended_prev_4w
+    FROM mart_student_attendance_day AS d CROSS JOIN w
+    WHERE d.lesson_date > w.as_of - 56
+    GROUP BY d.user_id
 ),
 j AS (
     SELECT
-        per.*,
-        coalesce((SELECT max(r.len) FROM runs AS r WHERE r.user_id = per.user_id AND r.last_n = per.last_n), 0)
-            AS current_absence_streak,
-        coalesce((SELECT max(r.len) FROM runs AS r WHERE r.user_id = per.user_id), 0) AS longest_absence_streak,
-        attended_last_4w::DOUBLE / nullif(lessons_last_4w, 0) AS rate_last_4w,
-        attended_prev_4w::DOUBLE / nullif(lessons_prev_4w, 0) AS rate_prev_4w
-    FROM per
+        tot.user_id, tot.classes, tot.lessons, tot.attended, tot.last_attended_date,
+        rs.current_run AS current_absence_streak,
+        greatest(tot.longest_within, rs.longest_across) AS longest_absence_streak,
+        coalesce(rec.lessons_last_4w, 0) AS lessons_last_4w,
+        coalesce(rec.lessons_prev_4w, 0) AS lessons_prev_4w,
+        rec.attended_last_4w::DOUBLE / nullif(rec.lessons_last_4w, 0) AS rate_last_4w,
+        rec.attended_prev_4w::DOUBLE / nullif(rec.lessons_prev_4w, 0) AS rate_prev_4w
+    FROM tot
+    JOIN rs USING (user_id)
+    LEFT JOIN rec USING (user_id)
 )
 SELECT
     j.user_id,

@@ -2,33 +2,46 @@
 -- 4 weeks against the 4 before, and the weekly slope (docs/definitions.md, "Classes with falling
 -- attendance"). as_of = the last day with a finished lesson.
 -- key: class_id
+-- incremental: full
 
 CREATE TABLE mart_class_attendance_trend AS
 WITH w AS (
-    SELECT max(lesson_date) AS as_of FROM fct_attendance WHERE lesson_status = 2
+    SELECT max(lesson_date) AS as_of FROM mart_student_attendance_day
+),
+les AS (
+    -- finished lessons with attendance rows, one row each (enrolled = their student-lessons)
+    SELECT class_id, lesson_date, enrolled, attended
+    FROM mart_lesson_attendance
+    WHERE status = 2 AND enrolled > 0 AND class_id IS NOT NULL
 ),
 p AS (
     SELECT
-        a.class_id,
-        count(DISTINCT a.lesson_id) AS lessons_held,
-        count(*) FILTER (WHERE a.attended)::DOUBLE / count(*) AS attendance_rate,
-        count(DISTINCT a.lesson_id) FILTER (WHERE a.lesson_date > w.as_of - 28) AS lessons_last_4w,
-        count(*) FILTER (WHERE a.lesson_date > w.as_of - 28 AND a.attended)::DOUBLE
-            / nullif(count(*) FILTER (WHERE a.lesson_date > w.as_of - 28), 0) AS rate_last_4w,
-        count(DISTINCT a.lesson_id) FILTER (WHERE a.lesson_date <= w.as_of - 28 AND a.lesson_date > w.as_of - 56)
-            AS lessons_prev_4w,
-        count(*) FILTER (WHERE a.lesson_date <= w.as_of - 28 AND a.lesson_date > w.as_of - 56 AND a.attended)::DOUBLE
-            / nullif(count(*) FILTER (WHERE a.lesson_date <= w.as_of - 28 AND a.lesson_date > w.as_of - 56), 0)
+        les.class_id,
+        count(*) AS lessons_held,
+        sum(les.attended)::DOUBLE / sum(les.enrolled) AS attendance_rate,
+        count(*) FILTER (WHERE les.lesson_date > w.as_of - 28) AS lessons_last_4w,
+        sum(les.attended) FILTER (WHERE les.lesson_date > w.as_of - 28)::DOUBLE
+            / nullif(sum(les.enrolled) FILTER (WHERE les.lesson_date > w.as_of - 28), 0) AS rate_last_4w,
+        count(*) FILTER (WHERE les.lesson_date <= w.as_of - 28 AND les.lesson_date > w.as_of - 56) AS lessons_prev_4w,
+        sum(les.attended) FILTER (WHERE les.lesson_date <= w.as_of - 28 AND les.lesson_date > w.as_of - 56)::DOUBLE
+            / nullif(sum(les.enrolled) FILTER (WHERE les.lesson_date <= w.as_of - 28 AND les.lesson_date > w.as_of - 56), 0)
             AS rate_prev_4w
-    FROM fct_attendance AS a CROSS JOIN w
-    WHERE a.lesson_status = 2 AND a.class_id IS NOT NULL
-    GROUP BY a.class_id
+    FROM les CROSS JOIN w
+    GROUP BY les.class_id
+),
+wk AS (
+    -- x: weeks since the class's first week; the sums are exact (DECIMAL), so the slope does not depend on
+    -- the order the rows are read in (an incremental build equals a full one bit for bit)
+    SELECT class_id, CAST(attendance_rate AS DECIMAL(38, 18)) AS y,
+           (week_start - min(week_start) OVER (PARTITION BY class_id)) // 7 AS x
+    FROM mart_class_attendance_week
 ),
 slope AS (
     SELECT class_id, count(*) AS weeks,
-           CASE WHEN count(*) >= 2
-                THEN regr_slope(attendance_rate, epoch(week_start) / (7 * 86400)) END AS weekly_slope
-    FROM mart_class_attendance_week
+           CASE WHEN count(*) >= 2 AND count(*) * sum(x * x) - sum(x) * sum(x) <> 0
+                THEN (count(*) * CAST(sum(x * y) AS DOUBLE) - sum(x) * CAST(sum(y) AS DOUBLE))
+                     / (count(*) * sum(x * x) - sum(x) * sum(x)) END AS weekly_slope
+    FROM wk
     GROUP BY class_id
 )
 SELECT

@@ -2,30 +2,32 @@
 -- took part (hand-up, microphone on or on stage) and for how many attended lessons in a row they
 -- have not (docs/definitions.md, "Students who never take part").
 -- key: user_id
+-- incremental: full
 
 CREATE TABLE mart_student_participation AS
-WITH e AS (
-    SELECT
-        e.user_id, e.lesson_id, l.lesson_date, e.handups, e.mic_on, e.onstage,
-        e.handups > 0 OR e.mic_on > 0 OR e.onstage > 0 AS took_part,
-        row_number() OVER (PARTITION BY e.user_id ORDER BY l.scheduled_start, e.lesson_id) AS n
-    FROM mart_student_engagement AS e
-    JOIN dim_lesson AS l USING (lesson_id)
-    WHERE e.attended
+WITH m AS (
+    SELECT * FROM int_student_month_runs WHERE attended > 0
+),
+last_part AS (
+    SELECT user_id, max(month_start) FILTER (WHERE lessons_taking_part > 0) AS month_start
+    FROM m GROUP BY user_id
 ),
 per AS (
     SELECT
-        user_id,
-        count(*) AS attended_lessons,
-        count(*) FILTER (WHERE took_part) AS lessons_taking_part,
-        max(n) AS last_n,
-        max(n) FILTER (WHERE took_part) AS last_part_n,
-        max(lesson_date) FILTER (WHERE took_part) AS last_took_part_date,
-        CAST(sum(handups) AS BIGINT) AS handups,
-        CAST(sum(mic_on) AS BIGINT) AS mic_on,
-        CAST(sum(onstage) AS BIGINT) AS onstage
-    FROM e
-    GROUP BY user_id
+        m.user_id,
+        CAST(sum(m.attended) AS BIGINT) AS attended_lessons,
+        CAST(sum(m.lessons_taking_part) AS BIGINT) AS lessons_taking_part,
+        -- attended lessons since the last one taking part: that month's, then every later month's
+        CAST(coalesce(max(m.attended_since_taking_part) FILTER (WHERE m.month_start = lp.month_start), 0)
+             + coalesce(sum(m.attended) FILTER (WHERE lp.month_start IS NULL OR m.month_start > lp.month_start), 0)
+             AS BIGINT) AS lessons_without_taking_part,
+        max(m.last_took_part_date) AS last_took_part_date,
+        CAST(sum(m.handups) AS BIGINT) AS handups,
+        CAST(sum(m.mic_on) AS BIGINT) AS mic_on,
+        CAST(sum(m.onstage) AS BIGINT) AS onstage
+    FROM m
+    JOIN last_part AS lp USING (user_id)
+    GROUP BY m.user_id
 )
 SELECT
     per.user_id,
@@ -33,7 +35,7 @@ SELECT
     per.attended_lessons,
     per.lessons_taking_part,
     per.lessons_taking_part::DOUBLE / per.attended_lessons AS participation_rate,
-    per.last_n - coalesce(per.last_part_n, 0) AS lessons_without_taking_part,
+    per.lessons_without_taking_part,
     per.lessons_taking_part = 0 AS never_took_part,
     per.last_took_part_date,
     per.handups,

@@ -1,5 +1,6 @@
 -- mart_help_requests_class_week: help requests (API 16) per class, ISO week and help type.
 -- key: class_id, week_start, help_type?
+-- incremental: week
 
 CREATE TABLE mart_help_requests_class_week AS
 SELECT

@@ -1,17 +1,18 @@
 -- dim_student: one row per student seen in the attendance (API 23) or listed in the school's roster,
 -- with the roster's name, student number, class and grade where the roster has the student.
 -- key: user_id
+-- incremental: full
+-- watch: display_name in fct_attendance
 
 CREATE TABLE dim_student AS
 WITH seen AS (
     SELECT
         user_id,
         count(*) AS lessons_enrolled,
-        count(DISTINCT l.class_id) AS classes,
-        min(a.lesson_date) AS first_lesson_date,
-        max(a.lesson_date) AS last_lesson_date
-    FROM stg_attendance AS a
-    LEFT JOIN dim_lesson AS l USING (lesson_id)
+        count(DISTINCT class_id) AS classes,
+        min(lesson_date) AS first_lesson_date,
+        max(lesson_date) AS last_lesson_date
+    FROM fct_attendance
     GROUP BY user_id
 ),
 ro AS (
