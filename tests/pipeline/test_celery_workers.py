@@ -16,6 +16,7 @@ import time
 from pathlib import Path
 
 import pyarrow as pa
+import pyarrow.compute  # noqa: F401  (pa.compute)
 import pyarrow.parquet as pq
 import pytest
 
@@ -26,6 +27,7 @@ from tests.pipeline.test_postgres_instance import postgres  # noqa: F401  (the f
 BIN = Path(sys.executable).parent
 REPO = Path(__file__).resolve().parents[2]
 SHIPPED = REPO / "pipeline" / "deploy" / "dagster-celery.yaml"
+DAYS = SANDBOX_DAYS[1:]  # two runs: one for each worker, at least
 
 
 def _stop(proc: subprocess.Popen) -> None:
@@ -92,7 +94,7 @@ def _run_on_workers(sandbox, truth, postgres, redis_server, tmp_path, DagsterIns
                          "--prefetch-multiplier", "1", "-n", f"{host}@%h", "--loglevel", "INFO"])
         _wait("both workers", lambda: all("ready." in p.read_text(errors="replace") for p in logs[:2]), 90, logs)
         start("daemon", [str(BIN / "dagster-daemon"), "run", "-m", "pipeline.definitions"])
-        for day in SANDBOX_DAYS:
+        for day in DAYS:
             launched = subprocess.run([str(BIN / "dagster"), "job", "launch", "-m", "pipeline.definitions", "-j",
                                        "daily_extract", "--tags", json.dumps({"dagster/partition": day})],
                                       cwd=tmp_path, env=env, capture_output=True, text=True, timeout=180)
@@ -104,9 +106,9 @@ def _run_on_workers(sandbox, truth, postgres, redis_server, tmp_path, DagsterIns
             def finished():
                 runs = [r for r in instance.get_runs() if r.job_name == "daily_extract"]
                 done = {DagsterRunStatus.SUCCESS, DagsterRunStatus.FAILURE, DagsterRunStatus.CANCELED}
-                return runs if len(runs) == len(SANDBOX_DAYS) and all(r.status in done for r in runs) else None
+                return runs if len(runs) == len(DAYS) and all(r.status in done for r in runs) else None
 
-            runs = _wait("the three runs", finished, 420, logs)
+            runs = _wait("the daily runs", finished, 420, logs)
             statuses = {r.tags["dagster/partition"]: r.status for r in runs}
             instance.dispose()
         finally:
@@ -117,12 +119,13 @@ def _run_on_workers(sandbox, truth, postgres, redis_server, tmp_path, DagsterIns
     assert set(statuses.values()) == {DagsterRunStatus.SUCCESS}, (statuses, logs[0].read_text()[-3000:])
     executed = {host: len(re.findall(r"execute_job\[[0-9a-f-]+\] succeeded", (tmp_path / f"{host}.log").read_text()))
                 for host in ("host-a", "host-b")}
-    # the three daily runs and the publish runs the automation launched after them: on both hosts
-    assert sum(executed.values()) >= len(SANDBOX_DAYS) and all(n >= 1 for n in executed.values()), executed
+    # the daily runs (and any publish run the automation launched after them): on both hosts
+    assert sum(executed.values()) >= len(DAYS) and all(n >= 1 for n in executed.values()), executed
     for table in schemas.DAILY_TABLES:
         files = sorted((data / "lake" / table).glob("date=*/part-0.parquet"))
         got = pa.concat_tables([pq.read_table(f) for f in files])
         expected = pq.read_table(truth / f"{table}.parquet").select(got.schema.names)
+        expected = expected.filter(pa.compute.is_in(expected["lesson_date"].cast(pa.string()), pa.array(DAYS)))
         keys = schemas.PRIMARY_KEYS[table]
         assert sorted(got.to_pylist(), key=lambda r: tuple(r[k] for k in keys)) == \
             sorted(expected.to_pylist(), key=lambda r: tuple(r[k] for k in keys)), table

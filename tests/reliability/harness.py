@@ -46,12 +46,16 @@ def small_config(**overrides):
 
 
 def materialize_days(sb, data_dir: Path, days=DAYS, *, publish: bool = True, raise_on_error: bool = True,
-                     instance=None, **api) -> list:
-    """Daily assets for each day, then the publish assets, in process (small timeouts and backoffs)."""
+                     instance=None, full_refresh: bool = False, **api) -> list:
+    """Daily assets for each day, then the publish assets, in process (small timeouts and backoffs);
+    ``full_refresh``: every answer asked again (a re-extraction of settled days otherwise asks nothing)."""
+    from assets.raw.assets import full_refresh_config
+
     resources = {"api": api_resource(sb, **api), "data_dir": DataDirResource(path=str(data_dir))}
     instance = instance or DagsterInstance.ephemeral()
+    run_config = full_refresh_config(daily_assets()) if full_refresh else None
     results = [materialize(daily_assets(), partition_key=d, resources=resources, instance=instance,
-                           raise_on_error=raise_on_error) for d in days]
+                           raise_on_error=raise_on_error, run_config=run_config) for d in days]
     if publish:
         results.append(materialize(PUBLISH_ASSETS, resources=resources, instance=instance,
                                    raise_on_error=raise_on_error))
@@ -127,6 +131,21 @@ def lake_bytes(data_dir: Path) -> dict[str, bytes]:
     lake = data_dir / "lake"
     return {str(p.relative_to(data_dir)): p.read_bytes() for p in sorted(lake.rglob("*.parquet"))} \
         if lake.exists() else {}
+
+
+def lake_tables(data_dir: Path) -> dict[str, object]:
+    """The lake's partitions as tables, without the provenance a partition carries in its footer (the sha256 of
+    the raw pages it was built from, which differ whenever the answers' form does): the data, for comparing."""
+    import pyarrow.parquet as pq
+
+    from assets.raw.settle import LAKE_RAW_KEY
+
+    out = {}
+    for p in sorted((data_dir / "lake").rglob("*.parquet")) if (data_dir / "lake").exists() else ():
+        t = pq.read_table(p)
+        meta = {k: v for k, v in (t.schema.metadata or {}).items() if k != LAKE_RAW_KEY}
+        out[str(p.relative_to(data_dir))] = t.replace_schema_metadata(meta or None)
+    return out
 
 
 def tree_bytes(root: Path, *, skip: tuple[str, ...] = ()) -> dict[str, bytes]:

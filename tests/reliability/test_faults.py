@@ -85,6 +85,7 @@ def test_exhausted_retry_budget_fails_the_partition_and_keeps_previous_data(refe
     with start_sandbox(cfg) as sb:
         tap = harness.SignMsgTap(sb)
         results = harness.materialize_days(sb, data_dir, days=harness.DAYS[:1], raise_on_error=False,
+                                           full_refresh=True,  # a settled day would ask nothing
                                            read_timeout=0.5, max_attempts=3, max_retry_seconds=30.0)
         served = sb.app.requests
     daily, publish = results
