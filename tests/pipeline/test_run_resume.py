@@ -28,9 +28,9 @@ def small_sandbox(sandbox_config):
 
 
 def test_a_run_killed_half_way_resumes_without_redoing_a_finished_day(small_sandbox, tmp_path):
-    sandbox = small_sandbox
     """``liveclass run`` over 10 days is killed (SIGKILL) after its 5th day; started again it extracts only the
     days not finished (their raw and lake files untouched, not even rewritten) and publishes all ten."""
+    sandbox = small_sandbox
     import re
     import signal
     from datetime import date
