@@ -119,8 +119,9 @@ def _run_on_workers(sandbox, truth, postgres, redis_server, tmp_path, DagsterIns
     assert set(statuses.values()) == {DagsterRunStatus.SUCCESS}, (statuses, logs[0].read_text()[-3000:])
     executed = {host: len(re.findall(r"execute_job\[[0-9a-f-]+\] succeeded", (tmp_path / f"{host}.log").read_text()))
                 for host in ("host-a", "host-b")}
-    # the daily runs (and any publish run the automation launched after them): on both hosts
-    assert sum(executed.values()) >= len(DAYS) and all(n >= 1 for n in executed.values()), executed
+    # every daily run (and any publish run the automation launched after them) executed on a worker; which one
+    # takes a run is the broker's business (a worker that finishes first may take the next one too)
+    assert sum(executed.values()) >= len(DAYS), executed
     for table in schemas.DAILY_TABLES:
         files = sorted((data / "lake" / table).glob("date=*/part-0.parquet"))
         got = pa.concat_tables([pq.read_table(f) for f in files])
