@@ -1,4 +1,5 @@
-"""Dagster resources, one per external system: the openAPI client and the data directory.
+"""Dagster resources, one per external system: the openAPI client and the data directory (a folder, or
+object storage with a working copy on this host).
 
 The secret comes only through ``EnvVar`` (see :func:`pipeline.definitions.build_resources`).
 With no ``base_url`` the API resource uses the embedded sandbox, started once per
@@ -18,6 +19,7 @@ from pydantic import Field
 from pipeline.api import LiveClassClient
 from pipeline.core.layout import DataDir
 from pipeline.core.profile import PlatformProfile
+from pipeline.storage.remote import Remote, remote_for
 
 _embedded = None
 _embedded_lock = threading.Lock()
@@ -99,11 +101,18 @@ class LiveClassApiResource(ConfigurableResource):
 class DataDirResource(ConfigurableResource):
     """Root of raw pages, lake, warehouse, feeds and report."""
 
-    path: str = Field(default="data", description="The data directory (LIVECLASS_DATA_DIR)")
+    path: str = Field(default="data", description="The data directory (LIVECLASS_DATA_DIR), or this host's "
+                                                   "working copy of it when ``url`` is set (LIVECLASS_WORK_DIR)")
+    url: str = Field(default="", description="s3://bucket/prefix when the data directory is on object storage "
+                                             "(the master copy; pipeline/storage), else empty")
 
     @property
     def dirs(self) -> DataDir:
         return DataDir(self.path)
+
+    def remote(self, log: Callable[[str], Any] = lambda _m: None) -> Remote | None:
+        """The object storage holding the master copy, or None for a local data directory."""
+        return remote_for(self.url or None, self.dirs, log=log)
 
     @property
     def profile(self) -> PlatformProfile:

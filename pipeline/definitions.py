@@ -23,6 +23,7 @@ from dagster import (
 )
 
 from assets.lake.assets import build_lake_assets, lake_course_progress
+from assets.lake.commit import build_day_commit
 from assets.lake.roster import roster_assets
 from assets.partitions import OWNERS, daily_partitions
 from assets.publish.assets import feeds_files, report_html
@@ -31,6 +32,7 @@ from assets.resources import DataDirResource, LiveClassApiResource
 from assets.warehouse.assets import build_warehouse_assets, warehouse_assets
 from pipeline.core import schemas
 from pipeline.core.settings import DEFAULT_START_DATE, Settings
+from pipeline.core.tenants import RUN_TAG as TENANT_TAG
 from pipeline.schedules import PUBLISH_INTERVAL_S, build_schedules, publish_condition
 
 DAILY_JOB = "daily_extract"
@@ -40,10 +42,12 @@ PUBLISH_JOB = "publish"
 PUBLISH_ASSETS = [raw_course_progress, lake_course_progress, warehouse_assets, feeds_files, report_html]
 
 
-def daily_assets(first_day: date = DEFAULT_START_DATE) -> list[AssetsDefinition]:
-    """The daily raw and lake assets, on partitions starting at ``first_day``."""
+def daily_assets(first_day: date = DEFAULT_START_DATE, *, on_object_storage: bool = False) -> list[AssetsDefinition]:
+    """The daily raw and lake assets, on partitions starting at ``first_day`` (with the data directory on
+    object storage, also the day commit that makes a day's lake tables visible to other hosts)."""
     partitions = daily_partitions(first_day)
-    return [*build_raw_assets(partitions), *build_lake_assets(partitions)]
+    commit = [build_day_commit(partitions)] if on_object_storage else []
+    return [*build_raw_assets(partitions), *build_lake_assets(partitions), *commit]
 
 
 def first_lake_day(settings: Settings) -> date | None:
@@ -81,7 +85,7 @@ def build_resources(settings: Settings) -> dict:
             concurrency=settings.concurrency,
             settle_hours=settings.settle_hours,
         ),
-        "data_dir": DataDirResource(path=str(settings.data_dir)),
+        "data_dir": DataDirResource(path=str(settings.data_dir), url=settings.data_url or ""),
     }
 
 
@@ -102,7 +106,7 @@ def with_automation(assets: Sequence[AssetsDefinition], condition: AutomationCon
 def build_defs(settings: Settings, *, first_day: date | None = None,
                publish_interval_s: int = PUBLISH_INTERVAL_S) -> Definitions:
     first = first_day or first_partition(settings)
-    daily = daily_assets(first)
+    daily = daily_assets(first, on_object_storage=bool(settings.data_url))
     # the roster (optional files) is refreshed by every publish job run (`liveclass run`); under automation it
     # is refreshed when materialized from the UI or CLI (docs/roster.md), and the warehouse reads what is there
     roster = roster_assets(settings.roster_folder)
@@ -110,11 +114,13 @@ def build_defs(settings: Settings, *, first_day: date | None = None,
                                  build_warehouse_assets(memory_limit=settings.warehouse_memory_limit), feeds_files,
                                  report_html], publish_condition())
     publish = [*roster, *automated]
+    # a tenant's runs carry its name: the instance limits runs per tenant on this tag (pipeline/deploy)
+    tags = {TENANT_TAG: settings.tenant} if settings.tenant else None
     daily_job = define_asset_job(
-        DAILY_JOB, selection=AssetSelection.assets(*daily),
+        DAILY_JOB, selection=AssetSelection.assets(*daily), tags=tags,
         description="Extract one day (or a range): raw API pages, then typed lake tables with their checks.")
     publish_job = define_asset_job(
-        PUBLISH_JOB, selection=AssetSelection.assets(*publish),
+        PUBLISH_JOB, selection=AssetSelection.assets(*publish), tags=tags,
         description="Course progress snapshot, then rebuild and publish the DuckDB warehouse (every table an "
                     "asset), then the feeds and report.")
     schedules, sensors = build_schedules(daily_job, automated, lookback_days=settings.lookback_days, first_day=first,

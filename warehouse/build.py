@@ -49,6 +49,7 @@ import re
 import shutil
 import time
 import uuid
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from importlib import resources
@@ -374,17 +375,21 @@ def _run_models(con: duckdb.DuckDBPyConnection, specs: list[ModelSpec]) -> None:
 # --- the lake manifest: which days changed since the previous build -----------------------------
 
 
-def lake_manifest(lake_dir: str | os.PathLike, files: dict[str, list[str]]) -> list[list]:
-    """``[table, path relative to the lake, size, mtime_ns]`` of every file the build reads, sorted.
-    The lake replaces a partition by writing a new file and renaming it into place, so a rewritten
-    day has a new mtime (and usually a new size)."""
+def lake_manifest(lake_dir: str | os.PathLike, files: dict[str, list[str]],
+                  versions: Mapping[str, str] | None = None) -> list[list]:
+    """``[table, path relative to the lake, size, version]`` of every file the build reads, sorted.
+    The version is the file's mtime_ns: the lake replaces a partition by writing a new file and renaming
+    it into place, so a rewritten day has a new mtime (and usually a new size).  ``versions`` (path ->
+    sha256) names files by content instead: a working copy of a lake on object storage, whose files
+    get new mtimes on every host that downloads them."""
     root = Path(lake_dir)
+    versions = versions or {}
     out = []
     for table, paths in files.items():
         for p in paths:
             st = os.stat(p)
-            out.append([table, Path(p).relative_to(root).as_posix(), st.st_size, st.st_mtime_ns])
-    return sorted(out)
+            out.append([table, Path(p).relative_to(root).as_posix(), st.st_size, versions.get(str(p), st.st_mtime_ns)])
+    return sorted(out, key=lambda r: (r[0], r[1]))
 
 
 def _day_of_file(rel: str) -> date | None:
@@ -470,7 +475,8 @@ class Plan:
     snapshots: set[str] = field(default_factory=set)
 
 
-def plan_build(previous: Path, lake_dir: Path, manifest: list[list], digest: str, *, full: bool = False) -> Plan:
+def plan_build(previous: Path, lake_dir: Path, manifest: list[list], digest: str, *, full: bool = False,
+               lake_id: str | None = None) -> Plan:
     """Full or incremental, and why, from the previous build's ``etl_build`` row."""
     if full:
         return Plan("full", "a full rebuild was asked for")
@@ -493,7 +499,7 @@ def plan_build(previous: Path, lake_dir: Path, manifest: list[list], digest: str
         return Plan("full", "the models' SQL (or the build rules, or DuckDB's version) changed")
     if not aligned:
         return Plan("full", "the lake holds rows of lessons of other days (days cannot be rebuilt on their own)")
-    if prev_lake != str(lake_dir.resolve()):
+    if prev_lake != (lake_id or str(lake_dir.resolve())):
         return Plan("full", f"the previous build read another lake ({prev_lake})")
     days, snapshots = changed_days(json.loads(man), manifest)
     return Plan("incremental", f"{len(days)} changed day(s)", days, snapshots)
@@ -720,7 +726,7 @@ def _check_comments(con: duckdb.DuckDBPyConnection) -> None:
         raise RuntimeError(f"tables/columns without COMMENT: {missing}")
 
 
-def _write_etl(con, lake_dir: Path, n_files: int, rows: dict, seconds: float, *, mode: str, reason: str,
+def _write_etl(con, lake_id: str, n_files: int, rows: dict, seconds: float, *, mode: str, reason: str,
                changed: list[str], rebuilt: list[str], digest: str, manifest: list[list], aligned: bool) -> None:
     con.execute(f"DROP TABLE IF EXISTS {ETL_TABLE}")
     con.execute(
@@ -749,7 +755,7 @@ def _write_etl(con, lake_dir: Path, n_files: int, rows: dict, seconds: float, *,
     con.execute(
         f"INSERT INTO {ETL_TABLE} SELECT timezone(getvariable('time_zone'), now()), now(), "
         "min(date), max(date), count(*), ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ? FROM dim_date",
-        [str(lake_dir.resolve()), n_files, json.dumps(rows, sort_keys=True), seconds, duckdb.__version__,
+        [lake_id, n_files, json.dumps(rows, sort_keys=True), seconds, duckdb.__version__,
          mode, reason, json.dumps(changed), json.dumps(rebuilt), digest, aligned, json.dumps(manifest)],
     )
     for stmt in (
@@ -759,7 +765,7 @@ def _write_etl(con, lake_dir: Path, n_files: int, rows: dict, seconds: float, *,
         f"COMMENT ON COLUMN {ETL_TABLE}.data_from IS 'First lesson day in the warehouse (NULL when empty).'",
         f"COMMENT ON COLUMN {ETL_TABLE}.data_to IS 'Last lesson day in the warehouse.'",
         f"COMMENT ON COLUMN {ETL_TABLE}.days IS 'Days from data_from to data_to (rows of dim_date).'",
-        f"COMMENT ON COLUMN {ETL_TABLE}.lake_dir IS 'Lake directory the build read (absolute).'",
+        f"COMMENT ON COLUMN {ETL_TABLE}.lake_dir IS 'Lake the build read: its absolute folder, or the s3:// URL of a data directory on object storage.'",
         f"COMMENT ON COLUMN {ETL_TABLE}.lake_files IS 'Number of Parquet files read from the lake.'",
         f"COMMENT ON COLUMN {ETL_TABLE}.rows_per_table IS 'JSON object: row count of every warehouse table.'",
         f"COMMENT ON COLUMN {ETL_TABLE}.duration_seconds IS 'Wall time of copying, staging plus models, in seconds (before the final checkpoint).'",
@@ -770,7 +776,7 @@ def _write_etl(con, lake_dir: Path, n_files: int, rows: dict, seconds: float, *,
         f"COMMENT ON COLUMN {ETL_TABLE}.rebuilt_days IS 'JSON array: the days rebuilt by an incremental build (the changed days and those of keys whose watched dimension columns changed); the marts of their weeks, months and terms were rebuilt with them.'",
         f"COMMENT ON COLUMN {ETL_TABLE}.models_sha256 IS 'SHA-256 of the model files, the build rules and the DuckDB version: when it differs from the code, the next build is a full rebuild.'",
         f"COMMENT ON COLUMN {ETL_TABLE}.lake_aligned IS 'Every daily lake row belongs to a lesson of its own day, so days can be rebuilt on their own; false makes the next build a full rebuild.'",
-        f"COMMENT ON COLUMN {ETL_TABLE}.lake_manifest IS 'JSON array of [table, path in the lake, size, mtime_ns] of every file read: what the next build compares to find the changed days.'",
+        f"COMMENT ON COLUMN {ETL_TABLE}.lake_manifest IS 'JSON array of [table, path in the lake, size, mtime_ns or the sha256 of a file committed to object storage] of every file read: what the next build compares to find the changed days.'",
     ):
         con.execute(stmt)
 
@@ -845,12 +851,16 @@ def build_warehouse(
     threads: int | None = None,
     memory_limit: str | None = None,
     temp_dir: str | os.PathLike | None = None,
+    lake_id: str | None = None,
+    versions: Mapping[str, str] | None = None,
 ) -> BuildResult:
     """Publish at ``out_path`` the warehouse of ``lake_dir``: the ``previous`` build (default: the file at
     ``out_path``) brought up to date for the changed days, or a full rebuild when ``full`` or when the
     previous build does not allow an exact incremental one (:func:`plan_build`; the result says which
     and why).  ``memory_limit`` (DuckDB syntax, e.g. ``"4GB"``) and ``temp_dir`` (where DuckDB spills;
-    default beside the output) bound the build's memory."""
+    default beside the output) bound the build's memory.  ``lake_id`` names the lake in place of its
+    folder and ``versions`` (path -> sha256) its files by content: the working copy of a lake on object
+    storage, so that a build on another host is incremental on this one's (:func:`lake_manifest`)."""
     t0 = time.perf_counter()
     lake_dir = Path(lake_dir)
     out_path = Path(out_path)
@@ -868,8 +878,8 @@ def build_warehouse(
     n_files = sum(len(v) for v in files.values())
     specs = model_specs()
     digest = models_digest(specs)
-    manifest = lake_manifest(lake_dir, files)
-    plan = plan_build(base, lake_dir, manifest, digest, full=full)
+    manifest = lake_manifest(lake_dir, files, versions)
+    plan = plan_build(base, lake_dir, manifest, digest, full=full, lake_id=lake_id)
     result = BuildResult(out_path=out_path, lake_files=n_files)
     con = None
     try:
@@ -915,7 +925,7 @@ def build_warehouse(
         result.mode, result.reason = plan.mode, plan.reason
         result.changed_days = sorted(d.isoformat() for d in plan.changed) if plan.mode == "incremental" else []
         result.rebuilt_days = sorted(d.isoformat() for d in rebuilt)
-        _write_etl(con, lake_dir, n_files, rows, seconds, mode=plan.mode, reason=plan.reason,
+        _write_etl(con, lake_id or str(lake_dir.resolve()), n_files, rows, seconds, mode=plan.mode, reason=plan.reason,
                    changed=result.changed_days, rebuilt=result.rebuilt_days, digest=digest, manifest=manifest,
                    aligned=aligned)
         con.execute("CHECKPOINT")

@@ -18,11 +18,14 @@ from dagster import (
     AssetCheckSpec,
     AssetExecutionContext,
     AssetKey,
+    Failure,
     MaterializeResult,
     MetadataValue,
     asset,
 )
 
+from pipeline.storage.objects import Conflict
+from pipeline.storage.remote import FEEDS_KIND, REPORT_KIND, WAREHOUSE_KIND
 from warehouse.build import connect_readonly
 
 from ..partitions import OWNERS, labelled, layer_tags
@@ -100,6 +103,25 @@ def report_rendered(path: str | os.PathLike, window: tuple[str | None, str | Non
     return True, meta
 
 
+def _on_object_storage(context: AssetExecutionContext, data_dir: DataDirResource, kind: str):
+    """With the data directory on object storage: the remote, the ETag of ``kind``'s LATEST (what this
+    publish replaces) and the warehouse generation fetched into the working copy; else (None, None)."""
+    remote = data_dir.remote(context.log.info)
+    if remote is None:
+        return None, None
+    _pointer, base = remote.latest(kind)
+    remote.pull_generation(WAREHOUSE_KIND, {data_dir.dirs.warehouse.name: data_dir.dirs.warehouse})
+    return remote, base
+
+
+def _publish_generation(context: AssetExecutionContext, remote, kind: str, files: dict[str, Path], base) -> None:
+    try:
+        generation = remote.publish(kind, files, base_etag=base)
+    except Conflict as exc:
+        raise Failure(description=str(exc)) from None
+    context.log.info(f"{kind}: published generation {generation} ({len(files)} files) to {remote.store.url}")
+
+
 @asset(
     key=FEEDS_KEY,
     group_name="feeds",
@@ -117,7 +139,13 @@ def report_rendered(path: str | os.PathLike, window: tuple[str | None, str | Non
 )
 def feeds_files(context: AssetExecutionContext, data_dir: DataDirResource) -> MaterializeResult:
     dirs = data_dir.dirs
+    remote, base = _on_object_storage(context, data_dir, FEEDS_KIND)
     result = write_feeds(dirs.warehouse, dirs.root)
+    if remote is not None:
+        folder = Path(os.path.realpath(result.path))
+        _publish_generation(context, remote, FEEDS_KIND,
+                            {p.relative_to(folder).as_posix(): p for p in sorted(folder.rglob("*")) if p.is_file()},
+                            base)
     window = result.manifest.get("data_window", {})
     context.log.info(f"feeds generation {result.generation}: {result.bytes:,} bytes in {result.seconds:.1f}s")
     passed, meta = feeds_match_marts(dirs.feeds, dirs.warehouse)
@@ -153,7 +181,10 @@ def feeds_files(context: AssetExecutionContext, data_dir: DataDirResource) -> Ma
 )
 def report_html(context: AssetExecutionContext, data_dir: DataDirResource) -> MaterializeResult:
     dirs = data_dir.dirs
+    remote, base = _on_object_storage(context, data_dir, REPORT_KIND)
     result = build_report(dirs.warehouse, dirs.report, notes=data_notes(dirs))
+    if remote is not None:
+        _publish_generation(context, remote, REPORT_KIND, {dirs.report.name: dirs.report}, base)
     context.log.info(f"report: {result.bytes:,} bytes in {result.seconds:.2f}s")
     passed, meta = report_rendered(result.path, result.window, dirs.warehouse)
     return MaterializeResult(

@@ -224,6 +224,11 @@ def _extract_day(context, group: str, table: str, run: Extractor, plan: Planner,
     dirs = data_dir.dirs
     recorder = Recorder()
     profile = data_dir.profile
+    remote = data_dir.remote()
+    if remote is not None and not full:  # another host may have extracted this day: start from its commit
+        fetched = remote.fill_day(day, group)
+        if fetched:
+            context.log.info(f"raw/{group} {day}: {fetched} committed files fetched from {remote.store.url}")
     prev = _previous(dirs, group, table, day, profile, api, full)
     try:
         planned = plan(dirs, day, profile, prev)

@@ -50,9 +50,12 @@ from dagster import (
 )
 from pydantic import Field
 
+from pipeline.core import schemas
 from pipeline.core.crash import crash_point
 from pipeline.core.files import file_lock, pid_alive
 from pipeline.core.settings import default_warehouse_memory
+from pipeline.storage.objects import Conflict
+from pipeline.storage.remote import WAREHOUSE_KIND
 from warehouse.build import ETL_TABLE, ModelKeyError, ModelSpec, build_warehouse, connect_readonly, model_specs
 from warehouse.build import remove_stale_builds as _remove_stale_builds
 
@@ -228,6 +231,14 @@ def build_warehouse_assets(lake_key: Callable[[str], AssetKey] = lake_table_key,
     )
     def warehouse(context: AssetExecutionContext, config: WarehouseBuildConfig, data_dir: DataDirResource):
         dirs = data_dir.dirs
+        remote = data_dir.remote(context.log.info)
+        base = None
+        if remote is not None:  # the master copy is on object storage: bring the working copy up to date
+            pointer, base = remote.latest(WAREHOUSE_KIND)
+            remote.pull_generation(WAREHOUSE_KIND, {dirs.warehouse.name: dirs.warehouse}, pointer)
+            fetched, versions = remote.pull_lake(schemas.DAILY_TABLES)
+            context.log.info(f"{remote.store.url}: {len(versions)} committed lake files, {fetched} fetched; "
+                             f"building on generation {pointer['generation'] if pointer else '(none yet)'}")
         lake = checks.lake_completeness(dirs)
         lake_results = [
             AssetCheckResult(asset_key=ETL_KEY, check_name=COMPLETE_CHECK, passed=lake.complete,
@@ -250,7 +261,8 @@ def build_warehouse_assets(lake_key: Callable[[str], AssetKey] = lake_table_key,
             try:
                 try:
                     result = build_warehouse(dirs.lake_dir(), candidate, previous=out, full=config.full_rebuild,
-                                             memory_limit=limit, threads=threads, temp_dir=dirs.warehouse_tmp)
+                                             memory_limit=limit, threads=threads, temp_dir=dirs.warehouse_tmp,
+                                             **({"lake_id": remote.store.url, "versions": versions} if remote else {}))
                 except ModelKeyError as exc:
                     table = str(exc).split(":", 1)[0]
                     yield from lake_results
@@ -285,6 +297,12 @@ def build_warehouse_assets(lake_key: Callable[[str], AssetKey] = lake_table_key,
                                                   f"{LESSON_ATTENDANCE}.{RECONCILED} ({figures}). The published "
                                                   "warehouse stays as it was.")
                 _publish(candidate, out)
+                if remote is not None:
+                    try:
+                        generation = remote.publish(WAREHOUSE_KIND, {out.name: out}, base_etag=base)
+                    except Conflict as exc:
+                        raise Failure(description=str(exc)) from None
+                    context.log.info(f"published generation {generation} to {remote.store.url}")
             finally:
                 with contextlib.suppress(OSError):
                     candidate.unlink()

@@ -13,6 +13,8 @@
     feeds -> .feeds-generations/<id>/              swapped atomically
     report/index.html
     platform.json                                  the platform profile (liveclass probe)
+    .mirror.json                                   with an s3:// data dir: what this working copy holds
+                                                   of object storage (pipeline/storage/remote.py)
     .run.lock .warehouse.lock .feeds.lock .ratelimit  coordination files
     .warehouse-tmp/                                DuckDB's spill folder of the warehouse build
 """
@@ -61,6 +63,10 @@ class DataDir:
     def raw_files(self, group: str | None = None) -> list[Path]:
         """Every raw page file (of one group, or of all), sorted."""
         return sorted((self.root / "raw").glob(f"{group or '*'}/{partition_dir('*')}/{RAW_PAGES}"))
+
+    def raw_groups_of(self, day: str) -> list[str]:
+        """The raw groups holding pages of ``day``, sorted."""
+        return sorted(p.parent.parent.name for p in (self.root / "raw").glob(f"*/{partition_dir(day)}/{RAW_PAGES}"))
 
     def roster_user_ids(self) -> Path:
         """Cache of the roster's mobiles resolved to platform user ids (API 20); mobiles stop here."""

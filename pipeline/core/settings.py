@@ -14,6 +14,10 @@ LIVECLASS_BASE_URL       the platform's openAPI                       unset: the
 LIVECLASS_APP_ID         applicationID                                (required with a URL)
 LIVECLASS_SECRET         the application's secret                     (required with a URL)
 LIVECLASS_DATA_DIR       raw pages, lake, warehouse, feeds, report    ./data
+                         (a folder, or s3://bucket/prefix: object
+                         storage, docs/deployment.md)
+LIVECLASS_WORK_DIR       this host's working copy of an s3:// data    ~/.cache/liveclass/
+                         directory                                    <bucket>/<prefix>
 LIVECLASS_RATE_LIMIT     requests/s, every process together; 0 = off  20 (0 on the sandbox)
 LIVECLASS_RATE_LIMIT_URL the shared limiter: redis://host:port/db     unset: the file bucket in the data dir
                          (every host, per app id) or file:///path
@@ -42,13 +46,14 @@ from datetime import date
 from pathlib import Path
 
 from .layout import DataDir
-from .tenants import Tenant, TenantError
+from .tenants import TENANTS_FOLDER, Tenant, TenantError
 from .tenants import load as load_tenants
 
 BASE_URL = "LIVECLASS_BASE_URL"
 APP_ID = "LIVECLASS_APP_ID"
 SECRET = "LIVECLASS_SECRET"
 DATA_DIR = "LIVECLASS_DATA_DIR"
+WORK_DIR = "LIVECLASS_WORK_DIR"
 RATE_LIMIT = "LIVECLASS_RATE_LIMIT"
 RATE_LIMIT_URL = "LIVECLASS_RATE_LIMIT_URL"
 CONCURRENCY = "LIVECLASS_CONCURRENCY"
@@ -85,6 +90,9 @@ class Settings:
     secret: str | None = field(default=None, repr=False)
     secret_env: str | None = None
     data_dir: Path = field(default_factory=lambda: Path("data").resolve())
+    # LIVECLASS_DATA_DIR=s3://bucket/prefix: the master copy on object storage (pipeline/storage); data_dir
+    # is then this host's working copy of it (LIVECLASS_WORK_DIR, default ~/.cache/liveclass/<bucket>/<prefix>)
+    data_url: str | None = None
     rate_limit: float | None = None  # None: the default for the platform in use
     rate_limit_url: str | None = field(default=None, repr=False)  # redis://... or file:///...; None: the data dir's
     concurrency: int = 8
@@ -150,6 +158,14 @@ class Settings:
             if "://" in limiter:
                 raise SettingsError(f"{RATE_LIMIT_URL} must be redis://host:port/db or file:///path.")
             limiter = str((base / Path(limiter).expanduser()).resolve())  # a plain path: the file bucket there
+        data_url = text(DATA_DIR) if (text(DATA_DIR) or "").lower().startswith("s3://") else None
+        if data_url is not None:
+            data_url = data_url.rstrip("/")
+            bucket, _, prefix = data_url[len("s3://"):].partition("/")
+            if not bucket:
+                raise SettingsError(f"{DATA_DIR}={data_url!r}: expected s3://bucket/prefix.")
+            cache = Path(env.get("XDG_CACHE_HOME") or Path.home() / ".cache")
+            work = path(WORK_DIR, str(cache / "liveclass" / bucket / prefix))
         registry = text(TENANTS)
         try:
             tenants = load_tenants((base / Path(registry).expanduser()).resolve(), env) if registry else ()
@@ -161,7 +177,8 @@ class Settings:
             app_id=text(APP_ID),
             secret=env.get(SECRET) or None,
             secret_env=SECRET if base_url and process.get(SECRET) else None,
-            data_dir=path(DATA_DIR, "data"),
+            data_dir=work if data_url is not None else path(DATA_DIR, "data"),
+            data_url=data_url,
             rate_limit=number(RATE_LIMIT, float, None, 0),
             rate_limit_url=limiter,
             concurrency=number(CONCURRENCY, int, 8, 1),
@@ -223,6 +240,7 @@ class Settings:
             secret_env=tenant.secret_env if tenant.secret_in_process else None,
             rate_limit=tenant.rate_limit if tenant.rate_limit is not None else self.rate_limit,
             start_date=tenant.start_date or self.start_date, data_dir=tenant.data_dir(self.data_dir),
+            data_url=f"{self.data_url}/{TENANTS_FOLDER}/{tenant.name}" if self.data_url else None,
             dagster_home=tenant.dagster_home(self.dagster_home), warehouse=None,
             roster_dir=None, tenants=(), tenant=tenant.name,
             credential_names=(f"app_id of tenant {tenant.name} ({TENANTS})", tenant.secret_env),

@@ -29,6 +29,7 @@ from typing import Any
 
 #: Where a tenant's state lives under the data directory and DAGSTER_HOME.
 TENANTS_FOLDER = "tenants"
+RUN_TAG = "liveclass/tenant"  # the Dagster run tag naming the tenant of a run (per-tenant run limits)
 
 _NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,39}$")
 _ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
