@@ -23,7 +23,7 @@ from dagster import (
 )
 
 from assets.lake.assets import build_lake_assets, lake_course_progress
-from assets.lake.commit import build_day_commit
+from assets.lake.commit import COMMIT_KEY, build_day_commit
 from assets.lake.roster import roster_assets
 from assets.partitions import OWNERS, daily_partitions
 from assets.publish.assets import feeds_files, report_html
@@ -110,9 +110,11 @@ def build_defs(settings: Settings, *, first_day: date | None = None,
     # the roster (optional files) is refreshed by every publish job run (`liveclass run`); under automation it
     # is refreshed when materialized from the UI or CLI (docs/roster.md), and the warehouse reads what is there
     roster = roster_assets(settings.roster_folder)
-    automated = with_automation([raw_course_progress, lake_course_progress,
-                                 build_warehouse_assets(memory_limit=settings.warehouse_memory_limit), feeds_files,
-                                 report_html], publish_condition())
+    # on object storage the warehouse reads the lake through the day commits: it waits for them
+    warehouse = build_warehouse_assets(memory_limit=settings.warehouse_memory_limit, tenant=settings.tenant,
+                                       after=[COMMIT_KEY] if settings.data_url else ())
+    automated = with_automation([raw_course_progress, lake_course_progress, warehouse, feeds_files, report_html],
+                                publish_condition())
     publish = [*roster, *automated]
     # a tenant's runs carry its name: the instance limits runs per tenant on this tag (pipeline/deploy)
     tags = {TENANT_TAG: settings.tenant} if settings.tenant else None

@@ -5,7 +5,6 @@ an s3:// URL; a local data directory has no such asset."""
 from dagster import AssetExecutionContext, AssetKey, DailyPartitionsDefinition, MaterializeResult, MetadataValue, asset
 
 from pipeline.core import schemas
-from pipeline.core.crash import crash_point
 
 from ..partitions import DAILY_BACKFILL, OWNERS, labelled, layer_tags
 from ..raw.assets import partition_days
@@ -38,7 +37,6 @@ def build_day_commit(partitions: DailyPartitionsDefinition) -> object:
             raise ValueError("the day commit needs an s3:// data directory (LIVECLASS_DATA_DIR)")
         seqs = {}
         for day in partition_days(context):
-            crash_point("commit.before_commit")
             commit = remote.commit_day(day, schemas.DAILY_TABLES, data_dir.dirs.raw_groups_of(day),
                                        run_id=context.run.run_id)
             seqs[day] = commit.seq

@@ -115,8 +115,9 @@ def _table_spec(spec: ModelSpec, lake_key: Callable[[str], AssetKey]) -> AssetSp
     )
 
 
-def _etl_spec(specs: Sequence[ModelSpec], lake_key: Callable[[str], AssetKey]) -> AssetSpec:
-    lake = sorted({lake_key(t) for s in specs for t in s.lake}, key=lambda k: k.to_user_string())
+def _etl_spec(specs: Sequence[ModelSpec], lake_key: Callable[[str], AssetKey],
+              after: Sequence[AssetKey] = ()) -> AssetSpec:
+    lake = sorted({lake_key(t) for s in specs for t in s.lake} | set(after), key=lambda k: k.to_user_string())
     return AssetSpec(
         key=ETL_KEY,
         deps=lake,
@@ -213,10 +214,13 @@ FULL_REBUILD_CONFIG = {"ops": {"warehouse": {"config": {"full_rebuild": True}}}}
 
 
 def build_warehouse_assets(lake_key: Callable[[str], AssetKey] = lake_table_key, *,
-                           memory_limit: str | None = None, threads: int | None = None) -> AssetsDefinition:
+                           memory_limit: str | None = None, threads: int | None = None,
+                           tenant: str | None = None, after: Sequence[AssetKey] = ()) -> AssetsDefinition:
     """Every warehouse table as an asset, all materialized by one build (``lake_key``: the asset that
     writes a lake table the models read; ``memory_limit``: DuckDB's, from the settings, default a quarter
-    of the machine's memory)."""
+    of the machine's memory; ``tenant``: whose warehouse, so that its pool, one build at a time, is its
+    own: ``liveclass_warehouse_<tenant>``; ``after``: further assets the build reads through, the day
+    commit of a data directory on object storage, so that the automation waits for it)."""
     specs = model_specs()
     limit = memory_limit or default_warehouse_memory()
     tables = [s.table for s in specs]
@@ -224,9 +228,9 @@ def build_warehouse_assets(lake_key: Callable[[str], AssetKey] = lake_table_key,
 
     @multi_asset(
         name="warehouse",
-        specs=[_table_spec(s, lake_key) for s in specs] + [_etl_spec(specs, lake_key)],
+        specs=[_table_spec(s, lake_key) for s in specs] + [_etl_spec(specs, lake_key, after)],
         check_specs=_check_specs(specs),
-        pool=POOL,
+        pool=f"{POOL}_{tenant}" if tenant else POOL,
         can_subset=False,
     )
     def warehouse(context: AssetExecutionContext, config: WarehouseBuildConfig, data_dir: DataDirResource):

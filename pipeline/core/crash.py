@@ -20,7 +20,7 @@ CRASH_POINTS = (
     "raw.before_write",        # a raw asset's calls all done, its pages not yet written
     "file.before_rename",      # any atomic file (raw page, lake Parquet, report) written + fsynced, not renamed
     "lake.after_write",        # a lake partition renamed into place, Dagster not yet told
-    "commit.before_commit",    # s3:// data dir: a day's lake tables written in the working copy, not committed
+    "commit.before_commit",    # s3:// data dir: a day's lake tables uploaded to object storage, not committed
     "warehouse.mid_build",     # the SQL models ran in the temporary database file
     "warehouse.before_publish",  # the new build closed and fsynced, not yet renamed over warehouse.duckdb
     "warehouse.after_publish",   # warehouse.duckdb replaced, Dagster not yet told, feeds not yet written

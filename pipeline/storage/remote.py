@@ -34,6 +34,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
+from pipeline.core.crash import crash_point
 from pipeline.core.files import atomic_write_bytes
 from pipeline.core.layout import DataDir, partition_dir
 
@@ -131,6 +132,7 @@ class Remote:
             files = {p.name: p for p in (self.dirs.raw_file(group, day), self.dirs.raw_meta(group, day)) if p.exists()}
             if files:
                 raw[group] = {name: self._upload(p) for name, p in files.items()}
+        crash_point("commit.before_commit")
         for _attempt in range(COMMIT_ATTEMPTS):
             previous = self.commits(day).get(day)
             seq = previous.seq + 1 if previous else 0
