@@ -64,6 +64,13 @@ def test_api_imports_only_core():
                 if not t.startswith(("pipeline.api", "pipeline.core"))]
 
 
+def test_storage_imports_only_core():
+    assert not [(m, t) for m, ts in GRAPH.items() if m.startswith("pipeline.storage") for t in ts
+                if not t.startswith(("pipeline.storage", "pipeline.core"))]
+    for path in (ROOT / "pipeline" / "storage").rglob("*.py"):
+        assert not re.search(r"^\s*(import|from)\s+dagster\b", path.read_text(encoding="utf-8"), re.M), path
+
+
 def test_asset_layers_import_only_forward():
     order = ["assets.raw", "assets.lake", "assets.warehouse", "assets.publish"]
     for i, layer in enumerate(order):

@@ -163,6 +163,12 @@ class Remote:
         self.store.put(key, path)  # same content, same key: a repeated upload changes nothing
         return {"key": key, "sha256": sha, "size": path.stat().st_size}
 
+    def committed_urls(self, table: str, commits: Mapping[str, Commit] | None = None) -> list[str]:
+        """The ``s3://`` URLs of ``table``'s committed partitions, oldest day first: what DuckDB reads in
+        place through fsspec (``con.register_filesystem(store.filesystem())``, then ``read_parquet``)."""
+        commits = self.commits() if commits is None else commits
+        return [self.store.url_of(c.tables[table]["key"]) for _d, c in sorted(commits.items()) if table in c.tables]
+
     # -- pulling committed days into the working copy -------------------------------
     def fill_day(self, day: str, group: str) -> int:
         """Give the working copy what the last commit of ``day`` has and it lacks: ``group``'s raw files and

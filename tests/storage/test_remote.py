@@ -141,3 +141,28 @@ def test_no_secret_reaches_a_key_or_an_object(store, tmp_path, seaweed_server):
     for o in store.list(""):
         body, _ = store.get(o.key)
         assert secret not in o.key and secret.encode() not in body
+
+
+def test_duckdb_reads_the_committed_lake_in_place_through_fsspec(store, tmp_path):
+    import duckdb
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    d = DataDir(tmp_path / "h")
+    for day, n in (("2026-03-09", 3), ("2026-03-10", 4)):
+        path = d.lake_file("lessons", day)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        pq.write_table(pa.table({"lesson_id": list(range(n)), "day": [day] * n}), path)
+        Remote(store, d).commit_day(day, ["lessons"], [])
+    # an uploaded, uncommitted partition is not among the URLs
+    stray = d.lake_file("lessons", "2026-03-11")
+    stray.parent.mkdir(parents=True, exist_ok=True)
+    pq.write_table(pa.table({"lesson_id": [9], "day": ["2026-03-11"]}), stray)
+    Remote(store, d)._upload(stray)
+    urls = Remote(store, DataDir(tmp_path / "reader")).committed_urls("lessons")
+    assert len(urls) == 2 and all(u.startswith(f"s3://{store.bucket}/{store.prefix}/lake/lessons/") for u in urls)
+    con = duckdb.connect()
+    con.register_filesystem(store.filesystem())
+    listed = "[" + ", ".join(f"'{u}'" for u in urls) + "]"
+    assert con.execute(f"SELECT day, count(*) FROM read_parquet({listed}) GROUP BY day ORDER BY day").fetchall() == [
+        ("2026-03-09", 3), ("2026-03-10", 4)]
