@@ -20,7 +20,7 @@ run: venv
 ## Run the whole test suite (lint first).
 test: venv
 	$(BIN)/ruff check .
-	$(BIN)/python -m pytest -n 2 --dist loadgroup
+	$(BIN)/python -m pytest -n 2 --dist loadgroup --durations=15
 
 ## Run the benchmarks of BENCHMARKS.md (long; not part of the tests).
 bench: venv

@@ -110,9 +110,9 @@ class DataDirResource(ConfigurableResource):
     def dirs(self) -> DataDir:
         return DataDir(self.path)
 
-    def remote(self, log: Callable[[str], Any] = lambda _m: None) -> Remote | None:
+    def remote(self) -> Remote | None:
         """The object storage holding the master copy, or None for a local data directory."""
-        return remote_for(self.url or None, self.dirs, log=log)
+        return remote_for(self.url or None, self.dirs)
 
     @property
     def profile(self) -> PlatformProfile:

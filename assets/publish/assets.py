@@ -106,7 +106,7 @@ def report_rendered(path: str | os.PathLike, window: tuple[str | None, str | Non
 def _on_object_storage(context: AssetExecutionContext, data_dir: DataDirResource, kind: str):
     """With the data directory on object storage: the remote, the ETag of ``kind``'s LATEST (what this
     publish replaces) and the warehouse generation fetched into the working copy; else (None, None)."""
-    remote = data_dir.remote(context.log.info)
+    remote = data_dir.remote()
     if remote is None:
         return None, None
     _pointer, base = remote.latest(kind)

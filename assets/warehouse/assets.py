@@ -235,7 +235,7 @@ def build_warehouse_assets(lake_key: Callable[[str], AssetKey] = lake_table_key,
     )
     def warehouse(context: AssetExecutionContext, config: WarehouseBuildConfig, data_dir: DataDirResource):
         dirs = data_dir.dirs
-        remote = data_dir.remote(context.log.info)
+        remote = data_dir.remote()
         base = None
         if remote is not None:  # the master copy is on object storage: bring the working copy up to date
             pointer, base = remote.latest(WAREHOUSE_KIND)
@@ -243,7 +243,10 @@ def build_warehouse_assets(lake_key: Callable[[str], AssetKey] = lake_table_key,
             fetched, versions = remote.pull_lake(schemas.DAILY_TABLES)
             context.log.info(f"{remote.store.url}: {len(versions)} committed lake files, {fetched} fetched; "
                              f"building on generation {pointer['generation'] if pointer else '(none yet)'}")
-        lake = checks.lake_completeness(dirs)
+        # on object storage the build reads the committed lake only (the working copy may hold a day a run
+        # on this host is writing); locally, the lake folder
+        lake_dirs = remote.committed if remote is not None else dirs
+        lake = checks.lake_completeness(lake_dirs)
         lake_results = [
             AssetCheckResult(asset_key=ETL_KEY, check_name=COMPLETE_CHECK, passed=lake.complete,
                              metadata={**lake.metadata(), "why": lake.why()}),
@@ -264,7 +267,7 @@ def build_warehouse_assets(lake_key: Callable[[str], AssetKey] = lake_table_key,
             candidate = _candidate_path(out)
             try:
                 try:
-                    result = build_warehouse(dirs.lake_dir(), candidate, previous=out, full=config.full_rebuild,
+                    result = build_warehouse(lake_dirs.lake_dir(), candidate, previous=out, full=config.full_rebuild,
                                              memory_limit=limit, threads=threads, temp_dir=dirs.warehouse_tmp,
                                              **({"lake_id": remote.store.url, "versions": versions} if remote else {}))
                 except ModelKeyError as exc:

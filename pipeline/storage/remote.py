@@ -11,6 +11,10 @@ layout as a local data directory, ``LIVECLASS_WORK_DIR``) and object storage hol
     <kind>/generations/<id>/<file>             an immutable published generation (warehouse, feeds, report)
     <kind>/LATEST                              which generation readers use (If-Match on swap)
 
+The working copy also holds ``.committed/lake/``: exactly the committed lake (``pull_lake``), which the
+warehouse build reads, so that a pull never touches files a run on this host has written and not yet
+committed.
+
 * **Days are committed whole.** A run uploads a day's lake partitions (and the raw pages they were
   built from) under new keys and then writes the day's next commit; a reader trusts only committed
   days and only the objects their last commit names, so a run killed half way leaves uploaded
@@ -27,15 +31,16 @@ import contextlib
 import json
 import os
 import re
+import shutil
 import socket
 import time
 import uuid
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
 from pipeline.core.crash import crash_point
-from pipeline.core.files import atomic_write_bytes
+from pipeline.core.files import atomic_path, atomic_write_bytes
 from pipeline.core.layout import DataDir, partition_dir
 
 from .objects import Conflict, ObjectStore, sha256_file
@@ -46,6 +51,7 @@ WAREHOUSE_KIND, FEEDS_KIND, REPORT_KIND = "warehouse", "feeds", "report"
 LATEST = "LATEST"
 KEEP_GENERATIONS = 3  # LATEST and the two before it, for readers still downloading an older one
 COMMIT_ATTEMPTS = 8
+COMMITTED = ".committed"  # in a working copy: the committed lake, as the warehouse build reads it
 MIRROR_INDEX = ".mirror.json"  # rel path -> [sha256, size, mtime_ns] of a working-copy file as committed or fetched
 _SEQ = re.compile(r"^(\d{8})\.json$")
 
@@ -66,10 +72,12 @@ def _sha_key(rel_dir: str, name: str, sha: str) -> str:
 class Remote:
     """The object storage of one data directory (``store``) and its local working copy (``dirs``)."""
 
-    def __init__(self, store: ObjectStore, dirs: DataDir, *, log: Callable[[str], object] = lambda _m: None):
+    def __init__(self, store: ObjectStore, dirs: DataDir):
         self.store = store
         self.dirs = dirs
-        self.log = log
+        #: the committed lake, exactly (``pull_lake``), beside the working copy's own files: a pull never
+        #: touches what a run on this host is writing and has not committed yet
+        self.committed = DataDir(dirs.root / COMMITTED)
 
     # -- the working copy's index ---------------------------------------------------
     def _index_path(self) -> Path:
@@ -189,35 +197,38 @@ class Remote:
         return len(missing)
 
     def pull_lake(self, tables: Iterable[str]) -> tuple[int, dict[str, str]]:
-        """Make the working copy's daily lake partitions exactly the committed ones (downloading what
-        differs, removing what no commit names); (files downloaded, local path -> sha256 of every
-        committed file, what the warehouse build compares by)."""
+        """Make :attr:`committed`'s daily lake partitions exactly the committed ones (downloading what
+        differs, removing what no commit names) and give it the working copy's snapshot tables (course
+        progress, the roster: not day data); (files downloaded, local path -> sha256 of every committed
+        file, what the warehouse build compares by)."""
         commits = self.commits()
         tables = list(tables)
-        local_days = {p.parent.name.removeprefix("date=") for t in tables for p in self.dirs.lake_files(t)}
-        n = self._pull(commits, prune_days=local_days | set(commits), tables=tables)
-        return n, {str(self.dirs.lake_file(t, d)): e["sha256"] for d, c in commits.items() for t, e in c.tables.items()}
-
-    def _pull(self, commits: Mapping[str, Commit], *, prune_days: set[str], tables: list[str]) -> int:
+        mirror = self.committed
         index = self._index()
+        wanted = {mirror.lake_file(t, day): e for day, c in commits.items() for t, e in c.tables.items()}
         n = 0
-        wanted = {self.dirs.lake_file(t, day): e for day, c in commits.items() for t, e in c.tables.items()}
         for path, e in sorted(wanted.items()):
             if self._holds(index, path, e["sha256"]):
                 continue
             self.store.download(e["key"], path, sha256=e["sha256"])
             index[self._rel(path)] = self._stamp(path, e["sha256"])
             n += 1
-        # what the working copy holds but no commit names: a run that died before its commit, or a day
-        # another host's commit does not have
-        for day in prune_days:
-            for table in tables:
-                path = self.dirs.lake_file(table, day)
-                if path.exists() and path not in wanted:
+        for table in tables:  # a day or table no commit names any more
+            for path in mirror.lake_files(table):
+                if path not in wanted:
                     path.unlink()
                     index.pop(self._rel(path), None)
         self._save_index(index)
-        return n
+        for snap in self.dirs.lake_dir().glob(f"*/{self.dirs.lake_snapshot('x').name}"):
+            dest = mirror.lake_snapshot(snap.parent.name)
+            st = snap.stat()
+            if not dest.exists() or (dest.stat().st_size, dest.stat().st_mtime_ns) != (st.st_size, st.st_mtime_ns):
+                with atomic_path(dest) as tmp:
+                    shutil.copy2(snap, tmp)
+        for dest in mirror.lake_dir().glob(f"*/{self.dirs.lake_snapshot('x').name}"):
+            if not self.dirs.lake_snapshot(dest.parent.name).exists():
+                dest.unlink()
+        return n, {str(p): e["sha256"] for p, e in wanted.items()}
 
     # -- generations ----------------------------------------------------------------
     def latest(self, kind: str) -> tuple[dict | None, str | None]:
@@ -281,11 +292,11 @@ class Remote:
                     self.store.delete(key)
 
 
-def remote_for(url: str | None, dirs: DataDir, *, log: Callable[[str], object] = lambda _m: None) -> Remote | None:
+def remote_for(url: str | None, dirs: DataDir) -> Remote | None:
     """The remote of a data directory URL, or None for a local data directory."""
     if not url:
         return None
-    return Remote(ObjectStore(url), dirs, log=log)
+    return Remote(ObjectStore(url), dirs)
 
 
 def default_work_dir(url: str, cache_home: str | os.PathLike[str]) -> Path:

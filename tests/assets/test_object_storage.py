@@ -71,8 +71,9 @@ def test_hosts_share_one_data_directory_on_object_storage(small_sandbox, small_t
     res = materialize(publish, resources=resources("host-c"), raise_on_error=True)
     assert res.success
     c = DataDir(tmp_path / "host-c")
-    for table in schemas.DAILY_TABLES:
-        assert [p.parent.name for p in c.lake_files(table)] == [f"date={d}" for d in DAYS], table
+    for table in schemas.DAILY_TABLES:  # what host C's build read: the committed lake, every day
+        assert [p.parent.name for p in Remote(ObjectStore(url), c).committed.lake_files(table)] == \
+            [f"date={d}" for d in DAYS], table
 
     # a reader elsewhere resolves LATEST and gets the warehouse host C published, equal to the truth
     reader = Remote(store, DataDir(tmp_path / "reader"))

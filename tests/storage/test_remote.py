@@ -55,24 +55,35 @@ def test_a_committed_day_reaches_another_working_copy_and_an_uncommitted_one_nev
     ra._upload(a.lake_file("lessons", "2026-03-10"))
 
     fetched, versions = rb.pull_lake(TABLES)
-    committed = {str(b.lake_file(t, "2026-03-09")): hashlib.sha256(f"{t} v1".encode()).hexdigest() for t in TABLES}
+    seen = rb.committed  # what the warehouse build of host B reads
+    committed = {str(seen.lake_file(t, "2026-03-09")): hashlib.sha256(f"{t} v1".encode()).hexdigest()
+                 for t in TABLES}
     assert (fetched, versions) == (2, committed)
-    assert {t: b.lake_file(t, "2026-03-09").read_bytes() for t in TABLES} == {t: f"{t} v1".encode() for t in TABLES}
-    assert not b.lake_file("lessons", "2026-03-10").exists()
+    assert {t: seen.lake_file(t, "2026-03-09").read_bytes() for t in TABLES} == {t: f"{t} v1".encode() for t in TABLES}
+    assert not seen.lake_file("lessons", "2026-03-10").exists()
     assert rb.pull_lake(TABLES) == (0, committed)  # nothing changed: nothing fetched
 
-    # host A's own working copy goes back to the committed state too (the uncommitted file is not trusted)
+    # host A's build reads the committed state too, and its working files (a run may be writing them) stay
     ra.pull_lake(TABLES)
-    assert a.lake_file("lessons", "2026-03-09").read_bytes() == b"lessons v1"
-    assert not a.lake_file("lessons", "2026-03-10").exists()
+    assert ra.committed.lake_file("lessons", "2026-03-09").read_bytes() == b"lessons v1"
+    assert not ra.committed.lake_file("lessons", "2026-03-10").exists()
+    assert a.lake_file("lessons", "2026-03-09").read_bytes() == b"lessons v2, never committed"
 
     # a second commit of the day (one table) keeps the other table's committed file
     _write(b, "attendance", "2026-03-09", b"attendance v2")
     assert rb.commit_day("2026-03-09", ["attendance"], []).seq == 1
     ra.pull_lake(TABLES)
-    assert a.lake_file("attendance", "2026-03-09").read_bytes() == b"attendance v2"
-    assert a.lake_file("lessons", "2026-03-09").read_bytes() == b"lessons v1"
+    assert ra.committed.lake_file("attendance", "2026-03-09").read_bytes() == b"attendance v2"
+    assert ra.committed.lake_file("lessons", "2026-03-09").read_bytes() == b"lessons v1"
     assert [o.key for o in store.list(COMMITS)] == [f"{COMMITS}/date=2026-03-09/{n:08d}.json" for n in (0, 1)]
+
+    # a day whose tables another host re-extracted and committed is replaced in the committed lake;
+    # a snapshot table of the working copy is given to it as it is
+    snap = a.lake_snapshot("course_progress")
+    snap.parent.mkdir(parents=True, exist_ok=True)
+    snap.write_bytes(b"snapshot")
+    ra.pull_lake(TABLES)
+    assert ra.committed.lake_snapshot("course_progress").read_bytes() == b"snapshot"
 
 
 def test_two_committers_of_one_day_both_land_in_order(store, tmp_path):
