@@ -15,6 +15,7 @@
     platform.json                                  the platform profile (liveclass probe)
     .mirror.json                                   with an s3:// data dir: what this working copy holds
                                                    of object storage (pipeline/storage/remote.py)
+    .committed/lake/                               ... and the committed lake the warehouse build reads
     .run.lock .warehouse.lock .feeds.lock .ratelimit  coordination files
     .warehouse-tmp/                                DuckDB's spill folder of the warehouse build
 """

@@ -5,9 +5,9 @@ layout as a local data directory, ``LIVECLASS_WORK_DIR``) and object storage hol
 
 ::
 
-    raw/<group>/date=D/<sha16>.<name>          a raw page file or its meta.json, content-addressed
-    lake/<table>/date=D/part-<sha16>.parquet   a lake partition, content-addressed (one PUT)
-    lake/_commits/date=D/<seq>.json            a day's committed set of tables (If-None-Match: *)
+    raw/<group>/date=D/pages-<sha16>.jsonl.gz   a raw page file (and meta-<sha16>.json), content-addressed
+    lake/<table>/date=D/part-0-<sha16>.parquet  a lake partition, content-addressed (one PUT)
+    lake/_commits/date=D/<n:08d>.json           a day's committed set of tables (If-None-Match: *)
     <kind>/generations/<id>/<file>             an immutable published generation (warehouse, feeds, report)
     <kind>/LATEST                              which generation readers use (If-Match on swap)
 

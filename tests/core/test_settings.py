@@ -78,3 +78,21 @@ def test_bad_env_file_line_names_file_and_line(tmp_path):
     with pytest.raises(SettingsError) as err:
         Settings.from_env({}, cwd=tmp_path)
     assert f"{tmp_path / '.env'}:2: expected NAME=VALUE" in str(err.value)
+
+
+def test_an_s3_data_dir_is_the_master_copy_and_each_host_has_a_working_copy(tmp_path):
+    from pipeline.core.tenants import Tenant
+
+    s = Settings.from_env({"LIVECLASS_DATA_DIR": "s3://district-data/liveclass/", "XDG_CACHE_HOME": str(tmp_path)},
+                          cwd=tmp_path)
+    assert s.data_url == "s3://district-data/liveclass"
+    assert s.data_dir == tmp_path / "liveclass" / "district-data" / "liveclass"
+    work = Settings.from_env({"LIVECLASS_DATA_DIR": "s3://b/p", "LIVECLASS_WORK_DIR": "wc"}, cwd=tmp_path)
+    assert (work.data_url, work.data_dir) == ("s3://b/p", tmp_path / "wc")
+    t = s.for_tenant(Tenant("north", "http://x", "app", "NORTH_SECRET"))
+    assert t.data_url == "s3://district-data/liveclass/tenants/north"
+    assert t.data_dir == s.data_dir / "tenants" / "north"
+    local = Settings.from_env({"LIVECLASS_DATA_DIR": "data"}, cwd=tmp_path)
+    assert local.data_url is None and local.for_tenant(Tenant("n", "http://x", "a", "S")).data_url is None
+    with pytest.raises(SettingsError, match="LIVECLASS_DATA_DIR.*s3://bucket/prefix"):
+        Settings.from_env({"LIVECLASS_DATA_DIR": "s3:///nobucket"}, cwd=tmp_path)
