@@ -9,6 +9,7 @@ uninterrupted one.
 from __future__ import annotations
 
 import signal
+from pathlib import Path
 
 import pytest
 
@@ -85,8 +86,14 @@ def _crash_chain(reference, tmp_path, chain):
     return rows, cmp, stats, leaks
 
 
+#: crash points only an s3:// data directory reaches, each killed in a test of its own
+OBJECT_STORAGE_POINTS = {"commit.before_commit": "tests/pipeline/test_multi_host.py"}
+
+
 def test_crash_points_cover_every_named_point():
-    assert {spec.split("@")[0] for spec, _ in CHAIN} == set(CRASH_POINTS)
+    assert {spec.split("@")[0] for spec, _ in CHAIN} | set(OBJECT_STORAGE_POINTS) == set(CRASH_POINTS)
+    for point, test in OBJECT_STORAGE_POINTS.items():
+        assert f'LIVECLASS_CRASH_AT="{point}"' in (Path(__file__).parents[2] / test).read_text(), (point, test)
 
 
 def test_sigkill_at_every_crash_point_then_rerun_equals_uninterrupted(reference, tmp_path):
