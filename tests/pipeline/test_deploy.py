@@ -80,7 +80,7 @@ def test_the_build_context_holds_what_the_package_needs(tmp_path):
 
     extras = metadata("liveclass").get_all("Provides-Extra") or []
     assert "deploy" in extras
-    assert "pip install -c constraints.txt \".[deploy]\"" in (DEPLOY / "Dockerfile").read_text()
+    assert "pip install -c constraints.txt \".[deploy,s3]\"" in (DEPLOY / "Dockerfile").read_text()
 
 
 def values() -> dict:
